@@ -1,0 +1,245 @@
+defmodule Chunker do
+  @moduledoc """
+  Content-defined chunking (FastCDC) with per-chunk BLAKE3 or SHA-256 digests, from a Rust NIF.
+
+  Chunk boundaries depend on the content, not on positions: inserting a byte early in a file
+  moves only the chunks around the insertion, so the rest deduplicate against what you already
+  stored. The boundaries are exactly those of the Rust `fastcdc` crate's `v2020::FastCDC`
+  (normalization level 1) for the same sizes, on every path (`chunk/2`, `stream/2`, the file
+  functions) and whatever the pieces a stream arrives in. That is a compatibility promise.
+
+      iex> {:ok, [chunk]} = Chunker.chunk("hello world")
+      iex> {chunk.offset, chunk.length}
+      {0, 11}
+      iex> chunk.hash == Chunker.Hash.blake3("hello world")
+      true
+
+  Streaming a file in bounded memory:
+
+      File.stream!(path, [], 1_048_576)
+      |> Chunker.stream(hash: :blake3)
+      |> Enum.each(&store/1)
+
+  Options are described in `Chunker.Options`: `min_size`, `avg_size`, `max_size` or
+  `preset`, `hash` and `data`.
+
+  ## Scheduling
+
+  Work of up to about 100 us (`chunk/2` of up to ~170 KB with BLAKE3, a stream piece that
+  together with the bytes the stream holds is as small) runs in one call on the caller's
+  normal scheduler, which is charged for it (`enif_consume_timeslice`), so loops of small
+  calls are preempted like any other code. Larger work runs on dirty CPU schedulers in slices
+  of about 0.8 ms (1.3 MiB with BLAKE3), one NIF call each: a single long dirty call would
+  delay the VM's timers by its whole length. While a large input is chunked, the digests of
+  the chunks already found are computed on a second core. Files are read by `File`, whose
+  reads run on dirty I/O schedulers.
+
+  Feed `stream/2` pieces of 64 KiB or more (1 MiB is a good size): each piece costs a NIF
+  call, and a dirty one once the stream holds a chunk's worth of bytes.
+
+  ## From Erlang
+
+      {ok, Chunks} = 'Elixir.Chunker':chunk(Bin, [{avg_size, 65536}]).
+  """
+
+  alias Chunker.{Chunk, Error, Input, Native, Options, Schedule}
+
+  @read_size 1_048_576
+
+  @doc """
+  Splits `data` (a binary or iodata) into content-defined chunks.
+
+  Returns `{:ok, chunks}` in input order, or `{:error, %Chunker.Error{reason:
+  :invalid_options}}` for bad options. Raises `ArgumentError` if `data` is not iodata.
+  Chunk `data` fields are sub-binaries of the input (no copy).
+
+      iex> {:ok, chunks} = Chunker.chunk(:binary.copy(<<0>>, 600_000))
+      iex> Enum.map(chunks, & &1.length)
+      [262144, 262144, 75712]
+
+      iex> Chunker.chunk("", hash: :sha256)
+      {:ok, []}
+
+      iex> {:error, error} = Chunker.chunk("data", avg_size: :big)
+      iex> error.reason
+      :invalid_options
+  """
+  @spec chunk(iodata(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def chunk(data, opts \\ []) do
+    with {:ok, options} <- Options.validate(opts) do
+      chunk_binary(Input.to_binary!(data), options)
+    end
+  end
+
+  @doc """
+  Like `chunk/2`, but returns the list of chunks or raises `Chunker.Error`.
+
+      iex> [chunk] = Chunker.chunk!("abc", hash: :none, data: false)
+      iex> chunk
+      %Chunker.Chunk{offset: 0, length: 3, hash: nil, data: nil}
+  """
+  @spec chunk!(iodata(), [Options.option()]) :: [Chunk.t()]
+  def chunk!(data, opts \\ []) do
+    case chunk(data, opts) do
+      {:ok, chunks} -> chunks
+      {:error, error} -> raise error
+    end
+  end
+
+  @doc """
+  Lazily chunks an enumerable of iodata pieces (for example `File.stream!(path, [], 1_048_576)`).
+
+  The chunks are the same as `chunk/2` on the concatenation of the pieces, whatever the
+  piece sizes: empty pieces, 1-byte pieces and pieces larger than `max_size` included. Memory
+  stays bounded by the largest piece plus about three times `max_size`. Options are validated
+  when `stream/2` is called (raising `Chunker.Error`); a piece that is not iodata raises
+  `ArgumentError` when it is reached.
+
+  Chunks that lie inside one piece share that piece's memory (sub-binaries); a chunk that
+  spans pieces is copied.
+
+      iex> pieces = ["hello ", "", "wor", "ld"]
+      iex> Chunker.stream(pieces) |> Enum.to_list() == Chunker.chunk!("hello world")
+      true
+  """
+  @spec stream(Enumerable.t(), [Options.option()]) :: Enumerable.t()
+  def stream(enumerable, opts \\ []) do
+    stream_validated(enumerable, Options.validate!(opts))
+  end
+
+  @doc """
+  Reads the file at `path` and chunks it.
+
+  Returns `{:ok, chunks}`, or `{:error, %Chunker.Error{}}` whose `reason` is the `File`
+  error (`:enoent`, `:eisdir`, ...) or `:invalid_options`. With `data: false` the file is
+  streamed in bounded memory; otherwise it is read whole and the chunks are sub-binaries of it.
+  """
+  @spec chunk_file(Path.t(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def chunk_file(path, opts \\ []) do
+    with {:ok, options} <- Options.validate(opts) do
+      if options.data do
+        case File.read(path) do
+          {:ok, binary} -> chunk_binary(binary, options)
+          {:error, reason} -> file_error(path, reason)
+        end
+      else
+        stream_file_to_list(path, opts)
+      end
+    end
+  end
+
+  @doc """
+  Lazily chunks the file at `path`, reading it 1 MiB at a time. Same chunks as
+  `chunk_file/2`; raises `File.Error` when the file cannot be read (when enumerated) and
+  `Chunker.Error` for invalid options (at once).
+  """
+  @spec stream_file(Path.t(), [Options.option()]) :: Enumerable.t()
+  def stream_file(path, opts \\ []) do
+    options = Options.validate!(opts)
+    path |> File.stream!([], @read_size) |> stream_validated(options)
+  end
+
+  defp stream_file_to_list(path, opts) do
+    {:ok, path |> stream_file(opts) |> Enum.to_list()}
+  rescue
+    error in File.Error -> file_error(path, error.reason)
+  end
+
+  defp file_error(path, reason) do
+    {:error, Error.new(reason, "could not read #{inspect(path)}: #{:file.format_error(reason)}")}
+  end
+
+  # One normal-scheduler call for small binaries; otherwise the binary goes through a native
+  # stream in dirty-scheduler slices. Either way every chunk is a sub-binary of the input.
+  defp chunk_binary(binary, %Options{} = o) do
+    if Schedule.normal?(byte_size(binary), {:chunk, o.hash}) do
+      case Native.chunk(binary, o.min_size, o.avg_size, o.max_size, o.hash, o.data) do
+        {:ok, chunks} -> {:ok, chunks}
+        {:error, reason} -> {:error, native_error(reason)}
+      end
+    else
+      state = open_stream!(o)
+
+      try do
+        {fed, state} = feed_stream(binary, state)
+        {tail, _state} = finish_stream(state)
+        {:ok, fed ++ tail}
+      after
+        close_stream(state)
+      end
+    end
+  end
+
+  defp stream_validated(enumerable, options) do
+    Stream.transform(
+      enumerable,
+      fn -> open_stream!(options) end,
+      fn piece, state -> piece |> Input.to_binary!() |> feed_stream(state) end,
+      &finish_stream/1,
+      &close_stream/1
+    )
+  end
+
+  # Stream state: {native stream, bytes it holds unchunked, kind of work, last binary fed}.
+  # The held bytes plus the next piece bound the work of the next feed (a completed chunk is
+  # hashed whole); the last binary lets the final chunks be sub-binaries of it.
+  defp open_stream!(%Options{} = o) do
+    case Native.stream_new(o.min_size, o.avg_size, o.max_size, o.hash, o.data) do
+      {:ok, ref} -> {ref, 0, {:chunk, o.hash}, nil}
+      {:error, reason} -> raise native_error(reason)
+    end
+  end
+
+  defp feed_stream(binary, {ref, buffered, work, _last} = state) do
+    size = byte_size(binary)
+
+    cond do
+      size == 0 ->
+        {[], state}
+
+      Schedule.normal?(buffered + size, work) ->
+        {chunks, buffered} = unwrap_feed(Native.stream_feed(ref, binary, 0, size))
+        {chunks, {ref, buffered, work, binary}}
+
+      true ->
+        feed_slices(binary, 0, Schedule.slice_size(work), state, [])
+    end
+  end
+
+  defp feed_slices(binary, from, slice, {ref, _buffered, work, _last}, acc)
+       when from < byte_size(binary) do
+    len = min(slice, byte_size(binary) - from)
+    {chunks, buffered} = unwrap_feed(Native.stream_feed_dirty(ref, binary, from, len))
+    feed_slices(binary, from + len, slice, {ref, buffered, work, binary}, [chunks | acc])
+  end
+
+  defp feed_slices(_binary, _from, _slice, state, acc) do
+    {acc |> Enum.reverse() |> Enum.concat(), state}
+  end
+
+  defp unwrap_feed({:ok, chunks, buffered}), do: {chunks, buffered}
+  defp unwrap_feed({:error, reason}), do: raise(native_error(reason))
+
+  defp finish_stream({ref, buffered, work, last} = state) do
+    result =
+      if Schedule.normal?(buffered, work),
+        do: Native.stream_finish(ref, last),
+        else: Native.stream_finish_dirty(ref, last)
+
+    case result do
+      {:ok, chunks} -> {chunks, state}
+      {:error, reason} -> raise native_error(reason)
+    end
+  end
+
+  defp close_stream({ref, _buffered, _work, _last}), do: Native.stream_close(ref)
+
+  defp native_error({:invalid_options, _option, message}),
+    do: Error.new(:invalid_options, message)
+
+  defp native_error(:stream_finished),
+    do: Error.new(:stream_finished, "the chunk stream is already finished")
+
+  defp native_error(:stream_busy),
+    do: Error.new(:stream_busy, "the chunk stream is being used by another call")
+end

@@ -1,0 +1,21 @@
+defmodule Chunker.Input do
+  @moduledoc false
+  # Turns user-supplied iodata into the binary the NIFs take, with an ArgumentError that
+  # says what was expected. `IO.iodata_to_binary/1` yields to the scheduler on large lists.
+
+  @doc false
+  @spec to_binary!(iodata()) :: binary()
+  def to_binary!(data) when is_binary(data), do: data
+
+  def to_binary!(data) when is_list(data) do
+    IO.iodata_to_binary(data)
+  rescue
+    ArgumentError -> raise ArgumentError, message(data)
+  end
+
+  def to_binary!(data), do: raise(ArgumentError, message(data))
+
+  defp message(data) do
+    "expected iodata (a binary, or a list of bytes and binaries), got: #{inspect(data, limit: 10)}"
+  end
+end

@@ -1,0 +1,54 @@
+defmodule Chunker.Native do
+  @moduledoc false
+  # NIF stubs and the loader, nothing else. Which variant to call, and in what slices, is
+  # decided by the callers with Chunker.Schedule; argument checking is the Rust side's.
+
+  @on_load :load_nif
+
+  @doc false
+  def load_nif do
+    case :code.priv_dir(:chunker) do
+      {:error, reason} ->
+        remember_load_error({:no_priv_dir, reason})
+
+      priv ->
+        path = :filename.join(priv, ~c"native/libchunker_nif")
+
+        case :erlang.load_nif(path, 0) do
+          :ok -> :ok
+          {:error, reason} -> remember_load_error({path, reason})
+        end
+    end
+
+    # Loading the module succeeds either way, so that each call can explain the problem.
+    :ok
+  end
+
+  defp remember_load_error(error), do: :persistent_term.put({__MODULE__, :load_error}, error)
+
+  defp not_loaded do
+    detail = :persistent_term.get({__MODULE__, :load_error}, :unknown)
+
+    raise Chunker.Error.new(:nif_not_loaded, """
+          the chunker native library is not loaded (#{inspect(detail)}).
+          Build it with `mix compile` in the project that depends on :chunker; that runs
+          `cargo build --release` in deps/chunker/native and needs cargo (https://rustup.rs).
+          """)
+  end
+
+  def validate_sizes(_min, _avg, _max), do: not_loaded()
+  def chunk(_binary, _min, _avg, _max, _hash, _with_data), do: not_loaded()
+  def stream_new(_min, _avg, _max, _hash, _with_data), do: not_loaded()
+  def stream_feed(_stream, _binary, _from, _len), do: not_loaded()
+  def stream_feed_dirty(_stream, _binary, _from, _len), do: not_loaded()
+  def stream_finish(_stream, _last_binary), do: not_loaded()
+  def stream_finish_dirty(_stream, _last_binary), do: not_loaded()
+  def stream_close(_stream), do: not_loaded()
+  def live_streams, do: not_loaded()
+  def allocated_bytes, do: not_loaded()
+  def hash(_binary, _algorithm), do: not_loaded()
+  def hasher_new(_algorithm), do: not_loaded()
+  def hasher_update(_hasher, _binary, _from, _len), do: not_loaded()
+  def hasher_update_dirty(_hasher, _binary, _from, _len), do: not_loaded()
+  def hasher_finish(_hasher), do: not_loaded()
+end

@@ -1,0 +1,176 @@
+defmodule Chunker.Options do
+  @moduledoc """
+  Chunking options and presets, validated in one place.
+
+  | option      | values                                        | default    |
+  | ----------- | --------------------------------------------- | ---------- |
+  | `:preset`   | `:default`, `:nar`, `:nar_small`, `:nar_large` | `:default` |
+  | `:min_size` | even integer, 64 to 1_048_576                  | from preset |
+  | `:avg_size` | even integer, 256 to 4_194_304                 | from preset |
+  | `:max_size` | even integer, 1024 to 16_777_216               | from preset |
+  | `:hash`     | `:blake3`, `:sha256`, `:none`                  | `:blake3`  |
+  | `:data`     | `true`, `false`                                | `true`     |
+
+  Sizes must satisfy `min_size <= avg_size <= max_size`; the ranges and the evenness rule are
+  those of the `fastcdc` crate, whose boundaries chunker reproduces.
+
+  Presets (min / avg / max):
+
+    * `:default` - 16 KiB / 64 KiB / 256 KiB
+    * `:nar` - 128 KiB / 512 KiB / 2 MiB, for Nix archives
+    * `:nar_small` - 32 KiB / 128 KiB / 512 KiB
+    * `:nar_large` - 256 KiB / 1 MiB / 4 MiB
+
+  Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
+  `:max_size` derives the missing ones as a quarter and four times the average (rounded down
+  to even), the proportions of every preset.
+
+      iex> {:ok, options} = Chunker.Options.validate(avg_size: 1_048_576)
+      iex> {options.min_size, options.avg_size, options.max_size}
+      {262144, 1048576, 4194304}
+
+      iex> {:error, error} = Chunker.Options.validate(min_size: 65, avg_size: 256, max_size: 1024)
+      iex> error.message
+      "min_size must be even (FastCDC 2020 tests cut points in pairs), got 65"
+  """
+
+  alias Chunker.Error
+
+  @presets %{
+    default: {16_384, 65_536, 262_144},
+    nar: {131_072, 524_288, 2_097_152},
+    nar_small: {32_768, 131_072, 524_288},
+    nar_large: {262_144, 1_048_576, 4_194_304}
+  }
+  @hashes [:blake3, :sha256, :none]
+  @known [:preset, :min_size, :avg_size, :max_size, :hash, :data]
+
+  @enforce_keys [:min_size, :avg_size, :max_size]
+  defstruct [:min_size, :avg_size, :max_size, hash: :blake3, data: true]
+
+  @type preset :: :default | :nar | :nar_small | :nar_large
+  @type option ::
+          {:preset, preset()}
+          | {:min_size, pos_integer()}
+          | {:avg_size, pos_integer()}
+          | {:max_size, pos_integer()}
+          | {:hash, :blake3 | :sha256 | :none}
+          | {:data, boolean()}
+  @type t :: %__MODULE__{
+          min_size: pos_integer(),
+          avg_size: pos_integer(),
+          max_size: pos_integer(),
+          hash: :blake3 | :sha256 | :none,
+          data: boolean()
+        }
+
+  @doc """
+  The presets as `%{name => {min_size, avg_size, max_size}}`.
+
+      iex> Chunker.Options.presets()[:nar]
+      {131072, 524288, 2097152}
+  """
+  @spec presets() :: %{preset() => {pos_integer(), pos_integer(), pos_integer()}}
+  def presets, do: @presets
+
+  @doc """
+  Validates a keyword list of options, returning the resolved options or an
+  `%Chunker.Error{reason: :invalid_options}` whose message names the option.
+  """
+  @spec validate(term()) :: {:ok, t()} | {:error, Error.t()}
+  def validate(opts) do
+    with :ok <- check_keyword(opts),
+         :ok <- check_known(opts),
+         {:ok, preset} <- fetch_preset(opts),
+         {:ok, hash} <- fetch_choice(opts, :hash, @hashes, :blake3),
+         {:ok, data} <- fetch_choice(opts, :data, [true, false], true),
+         {:ok, {min, avg, max}} <- resolve_sizes(opts, preset),
+         :ok <- check_sizes(min, avg, max) do
+      {:ok, %__MODULE__{min_size: min, avg_size: avg, max_size: max, hash: hash, data: data}}
+    end
+  end
+
+  @doc """
+  Like `validate/1`, but raises `Chunker.Error` on invalid options.
+  """
+  @spec validate!(term()) :: t()
+  def validate!(opts) do
+    case validate(opts) do
+      {:ok, options} -> options
+      {:error, error} -> raise error
+    end
+  end
+
+  defp check_keyword(opts) do
+    if is_list(opts) and Enum.all?(opts, &match?({key, _} when is_atom(key), &1)) do
+      :ok
+    else
+      invalid("options must be a keyword list, got: #{inspect(opts)}")
+    end
+  end
+
+  defp check_known(opts) do
+    case Enum.find(opts, fn {key, _} -> key not in @known end) do
+      nil ->
+        :ok
+
+      {key, _} ->
+        invalid(
+          "unknown option #{inspect(key)}; known options are " <>
+            Enum.map_join(@known, ", ", &inspect/1)
+        )
+    end
+  end
+
+  defp fetch_preset(opts) do
+    name = Keyword.get(opts, :preset, :default)
+
+    case @presets do
+      %{^name => sizes} -> {:ok, sizes}
+      _ -> invalid("preset must be one of #{choices(Map.keys(@presets))}, got: #{inspect(name)}")
+    end
+  end
+
+  defp fetch_choice(opts, key, allowed, default) do
+    value = Keyword.get(opts, key, default)
+
+    if value in allowed do
+      {:ok, value}
+    else
+      invalid("#{key} must be one of #{choices(allowed)}, got: #{inspect(value)}")
+    end
+  end
+
+  defp resolve_sizes(opts, {preset_min, preset_avg, preset_max}) do
+    with {:ok, avg} <- fetch_size(opts, :avg_size, preset_avg) do
+      {derived_min, derived_max} =
+        if Keyword.has_key?(opts, :avg_size),
+          do: {div(avg, 8) * 2, avg * 4},
+          else: {preset_min, preset_max}
+
+      with {:ok, min} <- fetch_size(opts, :min_size, derived_min),
+           {:ok, max} <- fetch_size(opts, :max_size, derived_max) do
+        {:ok, {min, avg, max}}
+      end
+    end
+  end
+
+  defp fetch_size(opts, key, default) do
+    case Keyword.get(opts, key, default) do
+      value when is_integer(value) -> {:ok, value}
+      value -> invalid("#{key} must be an integer, got: #{inspect(value)}")
+    end
+  end
+
+  # Ranges and ordering are checked by the Rust core, the single source of those rules.
+  defp check_sizes(min, avg, max) do
+    case Chunker.Native.validate_sizes(min, avg, max) do
+      :ok -> :ok
+      {:error, {:invalid_options, _option, message}} -> invalid(message)
+    end
+  end
+
+  defp choices(values), do: Enum.map_join(values, ", ", &inspect/1)
+
+  defp invalid(message), do: {:error, Error.new(:invalid_options, message)}
+end

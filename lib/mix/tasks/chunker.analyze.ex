@@ -1,0 +1,118 @@
+defmodule Mix.Tasks.Chunker.Analyze do
+  @shortdoc "Chunks files and reports chunks, distinct chunks and throughput"
+
+  @moduledoc """
+  Chunks the given files (directories are walked, files in sorted order) and prints how many
+  chunks and distinct chunks they make, how much deduplication that gives, and how fast it
+  went.
+
+      mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash blake3|sha256]
+
+  Distinct chunks are counted by digest, so `--hash` must not be `none`. Files are streamed
+  1 MiB at a time (`Chunker.stream_file/2` with `data: false`), in bounded memory.
+  """
+
+  use Mix.Task
+
+  @switches [
+    avg_size: :integer,
+    min_size: :integer,
+    max_size: :integer,
+    preset: :string,
+    hash: :string
+  ]
+
+  @impl Mix.Task
+  def run(args) do
+    {parsed, paths, invalid} = OptionParser.parse(args, strict: @switches)
+
+    if invalid != [] or paths == [] do
+      Mix.raise("usage: mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash ALGO]")
+    end
+
+    Mix.Task.run("app.start")
+    opts = chunk_options(parsed)
+    files = paths |> Enum.flat_map(&list_files/1)
+    if files == [], do: Mix.raise("no regular files under #{Enum.join(paths, ", ")}")
+
+    {micros, stats} =
+      :timer.tc(fn -> Enum.reduce(files, new_stats(), &add_file(&1, &2, opts)) end)
+
+    report(stats, length(files), micros, opts)
+  end
+
+  defp chunk_options(parsed) do
+    hash = String.to_atom(Keyword.get(parsed, :hash, "blake3"))
+    if hash not in [:blake3, :sha256], do: Mix.raise("--hash must be blake3 or sha256")
+
+    sizes =
+      case Keyword.fetch(parsed, :preset) do
+        {:ok, name} -> [preset: String.to_atom(name)]
+        :error -> Keyword.take(parsed, [:min_size, :avg_size, :max_size])
+      end
+
+    opts = sizes ++ [hash: hash, data: false]
+
+    case Chunker.Options.validate(opts) do
+      {:ok, _} -> opts
+      {:error, error} -> Mix.raise(error.message)
+    end
+  end
+
+  defp list_files(path) do
+    cond do
+      File.regular?(path) ->
+        [path]
+
+      File.dir?(path) ->
+        path
+        |> Path.join("**")
+        |> Path.wildcard(match_dot: true)
+        |> Enum.filter(&File.regular?/1)
+        |> Enum.sort()
+
+      true ->
+        Mix.raise("#{path}: no such file or directory")
+    end
+  end
+
+  defp new_stats, do: %{bytes: 0, chunks: 0, seen: %{}, distinct_bytes: 0}
+
+  defp add_file(path, stats, opts) do
+    path
+    |> Chunker.stream_file(opts)
+    |> Enum.reduce(stats, fn chunk, acc ->
+      acc = %{acc | bytes: acc.bytes + chunk.length, chunks: acc.chunks + 1}
+
+      if Map.has_key?(acc.seen, chunk.hash) do
+        acc
+      else
+        %{
+          acc
+          | seen: Map.put(acc.seen, chunk.hash, true),
+            distinct_bytes: acc.distinct_bytes + chunk.length
+        }
+      end
+    end)
+  end
+
+  defp report(stats, files, micros, opts) do
+    {:ok, o} = Chunker.Options.validate(opts)
+    seconds = max(micros, 1) / 1_000_000
+    distinct = map_size(stats.seen)
+
+    Mix.shell().info("""
+    files            #{files}
+    bytes            #{stats.bytes} (#{mib(stats.bytes)} MiB)
+    chunk sizes      #{o.min_size} / #{o.avg_size} / #{o.max_size} (min / avg / max), #{o.hash}
+    chunks           #{stats.chunks} (average #{div(stats.bytes, max(stats.chunks, 1))} bytes)
+    distinct chunks  #{distinct} holding #{stats.distinct_bytes} bytes (#{mib(stats.distinct_bytes)} MiB)
+    dedup ratio      #{ratio(stats.bytes, stats.distinct_bytes)}x (bytes / distinct bytes)
+    throughput       #{round(stats.bytes / seconds / 1_000_000)} MB/s (#{Float.round(seconds, 3)} s, reading included)
+    """)
+  end
+
+  defp mib(bytes), do: Float.round(bytes / 1_048_576, 1)
+  defp ratio(_bytes, 0), do: "1.00"
+  defp ratio(bytes, distinct), do: :erlang.float_to_binary(bytes / distinct, decimals: 2)
+end

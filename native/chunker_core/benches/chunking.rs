@@ -1,0 +1,111 @@
+//! Criterion benchmarks of the core against the raw crates it builds on.
+//!
+//! `cargo bench --bench chunking` runs everything; pass a filter to run a group:
+//!
+//! - `vs_reference`: 256 MiB of random data at 16K/64K/256K average chunk sizes with BLAKE3.
+//!   `reference` is the `fastcdc` crate's `v2020::FastCDC` iterator followed by
+//!   `blake3::hash` of each chunk, sequentially on one core; `chunk_slice` and `incremental`
+//!   (1 MiB pieces) are this crate. Ratios are reference time / our time.
+//! - `parallel_hash`: hashing a batch of 16 KiB chunks sequentially vs on rayon's pool, for
+//!   total sizes around `PARALLEL_HASH_MIN_BYTES`.
+//!
+//! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rayon::prelude::*;
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn input_mib() -> usize {
+    std::env::var("CHUNKER_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+fn reference(data: &[u8], min: usize, avg: usize, max: usize) -> usize {
+    let mut n = 0;
+    for chunk in fastcdc::v2020::FastCDC::new(data, min, avg, max) {
+        let digest = blake3::hash(&data[chunk.offset..chunk.offset + chunk.length]);
+        n += digest.as_bytes()[0] as usize;
+    }
+    n
+}
+
+fn vs_reference(c: &mut Criterion) {
+    let data = random_bytes(input_mib() << 20);
+    let mut group = c.benchmark_group("vs_reference");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(6));
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    for avg in [16_384usize, 65_536, 262_144] {
+        let (min, max) = (avg / 4, avg * 4);
+        let config = ChunkerConfig::new(min, avg, max).unwrap();
+        let label = format!("{}K", avg / 1024);
+        group.bench_with_input(BenchmarkId::new("reference", &label), &data, |b, d| {
+            b.iter(|| reference(black_box(d), min, avg, max))
+        });
+        group.bench_with_input(BenchmarkId::new("chunk_slice", &label), &data, |b, d| {
+            b.iter(|| chunk_slice(black_box(d), &config, Some(HashAlgorithm::Blake3)).len())
+        });
+        group.bench_with_input(BenchmarkId::new("incremental", &label), &data, |b, d| {
+            b.iter(|| {
+                let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
+                let mut n = 0;
+                for piece in black_box(d).chunks(1 << 20) {
+                    n += chunker.feed(piece).unwrap().len();
+                }
+                n + chunker.finish().unwrap().len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn parallel_hash(c: &mut Criterion) {
+    let data = random_bytes(4 << 20);
+    let mut group = c.benchmark_group("parallel_hash");
+    for total_kib in [32usize, 64, 128, 256, 512, 1024] {
+        let pieces: Vec<&[u8]> = data[..total_kib * 1024].chunks(16_384).collect();
+        group.throughput(Throughput::Bytes((total_kib * 1024) as u64));
+        group.bench_with_input(
+            BenchmarkId::new("sequential", total_kib),
+            &pieces,
+            |b, p| {
+                b.iter(|| {
+                    p.iter()
+                        .map(|x| blake3::hash(x).as_bytes()[0] as usize)
+                        .sum::<usize>()
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("rayon", total_kib), &pieces, |b, p| {
+            b.iter(|| {
+                p.par_iter()
+                    .with_max_len(1)
+                    .map(|x| blake3::hash(x).as_bytes()[0] as usize)
+                    .sum::<usize>()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, vs_reference, parallel_hash);
+criterion_main!(benches);

@@ -1,0 +1,404 @@
+//! Chunking data that arrives in pieces of any size.
+//!
+//! [`IncrementalChunker`] scans each byte once, carrying the scan state of the open chunk from
+//! one piece to the next (see `cut.rs`), so its output equals
+//! [`chunk_slice`](crate::chunk_slice) on the concatenation of the pieces, whatever their
+//! sizes, at the same speed.
+//!
+//! Chunks that lie wholly inside the piece just fed are reported by position in that piece, so
+//! a caller that owns the piece (a BEAM binary, an mmap) can hand them out without copying.
+//! Only a chunk that began in an earlier piece is copied, into one internal buffer
+//! ([`Batch::carried`]); with pieces much larger than chunks that is about one chunk per piece.
+
+use std::fmt;
+
+use crate::chunk::Chunk;
+use crate::config::ChunkerConfig;
+use crate::cut::{scan, Scan};
+use crate::hash::HashAlgorithm;
+use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
+
+/// Where a chunk's bytes are during the [`Batch`] that reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// At this index of the piece passed to [`IncrementalChunker::feed`].
+    Piece(usize),
+    /// At this index of [`Batch::carried`].
+    Carried(usize),
+}
+
+/// The incremental chunker was used after [`IncrementalChunker::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishedError;
+
+impl fmt::Display for FinishedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the chunk stream is already finished")
+    }
+}
+
+impl std::error::Error for FinishedError {}
+
+/// A streaming FastCDC chunker: [`feed`](Self::feed) pieces, then [`finish`](Self::finish).
+///
+/// ```
+/// use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+/// let data: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+/// let config = ChunkerConfig::new(4096, 16_384, 65_536).unwrap();
+/// let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
+/// let mut streamed = Vec::new();
+/// for piece in data.chunks(10_007) {
+///     streamed.extend_from_slice(chunker.feed(piece).unwrap().chunks());
+/// }
+/// streamed.extend_from_slice(chunker.finish().unwrap().chunks());
+/// assert_eq!(streamed, chunk_slice(&data, &config, Some(HashAlgorithm::Blake3)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct IncrementalChunker {
+    config: ChunkerConfig,
+    hash: Option<HashAlgorithm>,
+    /// The bytes of the open chunk (begun, not yet cut); always fewer than `max_size`.
+    open: Vec<u8>,
+    /// How far the cut-point scan has got through `open`.
+    scan: Scan,
+    /// Input offset of `open[0]`.
+    open_offset: u64,
+    /// During a call: the previous `open` plus the piece bytes that completed chunks begun in
+    /// it. Kept until the next call because the returned [`Batch`] borrows it.
+    carried: Vec<u8>,
+    chunks: Vec<Chunk>,
+    sources: Vec<Source>,
+    finished: bool,
+}
+
+impl IncrementalChunker {
+    /// A chunker for one input, hashing each chunk with `hash` (`None`: no digests).
+    pub fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>) -> Self {
+        Self {
+            config,
+            hash,
+            open: Vec::new(),
+            scan: Scan::new(&config),
+            open_offset: 0,
+            carried: Vec::new(),
+            chunks: Vec::new(),
+            sources: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// The configuration this chunker was built with.
+    pub fn config(&self) -> &ChunkerConfig {
+        &self.config
+    }
+
+    /// Bytes received but not yet part of an emitted chunk (always `< max_size`).
+    pub fn buffered(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Total bytes received so far.
+    pub fn position(&self) -> u64 {
+        self.open_offset + self.open.len() as u64
+    }
+
+    /// True once [`finish`](Self::finish) (or [`release`](Self::release)) has run.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Adds the next piece of input and returns the chunks it completed (possibly none).
+    pub fn feed<'a>(&'a mut self, piece: &'a [u8]) -> Result<Batch<'a>, FinishedError> {
+        if self.finished {
+            return Err(FinishedError);
+        }
+        self.begin_call();
+        let config = self.config;
+        let base = self.open_offset;
+        let piece_base = base + self.carried.len() as u64;
+
+        // The open chunk began in an earlier piece: its bytes are `carried[start..]` followed
+        // by `piece[used..]`.
+        let mut start = 0;
+        let mut used = 0;
+        while start < self.carried.len() {
+            // An even carried part keeps every candidate pair on one side of the seam.
+            if (self.carried.len() - start) % 2 == 1 {
+                if let Some(&byte) = piece.get(used) {
+                    self.carried.push(byte);
+                    used += 1;
+                }
+            }
+            let carried_part = self.carried.get(start..).unwrap_or_default();
+            let seam = carried_part.len();
+            if let Some(length) = scan(&config, &mut self.scan, carried_part, 0) {
+                self.push(base + start as u64, length, Source::Carried(start));
+                start += length;
+                continue;
+            }
+            let rest = piece.get(used..).unwrap_or_default();
+            let decided = if seam % 2 == 0 {
+                scan(&config, &mut self.scan, rest, seam)
+            } else {
+                None // the piece is used up; wait for the pair's second byte
+            };
+            let Some(length) = decided else {
+                self.open.extend_from_slice(carried_part);
+                self.open.extend_from_slice(rest);
+                self.open_offset = base + start as u64;
+                return Ok(self.cut_piece_and_hash(start, piece, None, piece_base));
+            };
+            let from_piece = length - seam;
+            self.carried
+                .extend_from_slice(rest.get(..from_piece).unwrap_or_default());
+            used += from_piece;
+            self.push(base + start as u64, length, Source::Carried(start));
+            start = self.carried.len();
+        }
+        let carried_used = start;
+        Ok(self.cut_piece_and_hash(carried_used, piece, Some(used), piece_base))
+    }
+
+    /// Ends the input and returns the chunks of the remaining bytes. Later calls to
+    /// [`feed`](Self::feed) or `finish` return [`FinishedError`].
+    pub fn finish(&mut self) -> Result<Batch<'_>, FinishedError> {
+        if self.finished {
+            return Err(FinishedError);
+        }
+        self.finished = true;
+        self.begin_call();
+        let config = self.config;
+        let base = self.open_offset;
+        let mut start = 0;
+        while start < self.carried.len() {
+            let rest = self.carried.get(start..).unwrap_or_default();
+            let length = scan(&config, &mut self.scan, rest, 0).unwrap_or(rest.len());
+            self.push(base + start as u64, length, Source::Carried(start));
+            start += length;
+        }
+        self.open_offset = base + start as u64;
+        Ok(self.cut_piece_and_hash(start, &[], None, base))
+    }
+
+    /// Frees the buffers; the chunker behaves as finished afterwards.
+    pub fn release(&mut self) {
+        self.finished = true;
+        self.open = Vec::new();
+        self.carried = Vec::new();
+        self.chunks = Vec::new();
+        self.sources = Vec::new();
+    }
+
+    fn begin_call(&mut self) {
+        self.chunks.clear();
+        self.sources.clear();
+        std::mem::swap(&mut self.carried, &mut self.open);
+        self.open.clear();
+    }
+
+    fn push(&mut self, offset: u64, length: usize, source: Source) {
+        self.chunks.push(Chunk {
+            offset,
+            length,
+            hash: None,
+        });
+        self.sources.push(source);
+        self.scan = Scan::new(&self.config);
+    }
+
+    /// Cuts the chunks that begin at or after `piece[from]` (when the open chunk begins in the
+    /// piece; the piece starts at input offset `piece_base`), keeping the tail as the open
+    /// chunk, and hashes every chunk of the call, overlapping the two on rayon's pool for
+    /// large calls.
+    fn cut_piece_and_hash<'a>(
+        &'a mut self,
+        carried_used: usize,
+        piece: &'a [u8],
+        from: Option<usize>,
+        piece_base: u64,
+    ) -> Batch<'a> {
+        let Self {
+            config,
+            hash,
+            open,
+            scan: state,
+            open_offset,
+            carried,
+            chunks,
+            sources,
+            ..
+        } = self;
+        let carried: &'a [u8] = carried.get(..carried_used).unwrap_or_default();
+        let mut cut_rest = |hashing: Option<&mut crate::pipeline::Hashing<'_, 'a>>| {
+            let mut hashing = hashing;
+            if let Some(hashing) = hashing.as_deref_mut() {
+                for (chunk, source) in chunks.iter().zip(sources.iter()) {
+                    hashing.submit(bytes_at(carried, piece, *source, chunk.length));
+                }
+            }
+            let Some(mut at) = from else { return };
+            loop {
+                let rest = piece.get(at..).unwrap_or_default();
+                match scan(config, state, rest, 0) {
+                    Some(length) => {
+                        if let Some(hashing) = hashing.as_deref_mut() {
+                            hashing.submit(rest.get(..length).unwrap_or_default());
+                        }
+                        chunks.push(Chunk {
+                            offset: piece_base + at as u64,
+                            length,
+                            hash: None,
+                        });
+                        sources.push(Source::Piece(at));
+                        *state = Scan::new(config);
+                        at += length;
+                    }
+                    None => {
+                        open.extend_from_slice(rest);
+                        *open_offset = piece_base + at as u64;
+                        break;
+                    }
+                }
+            }
+        };
+        if let Some(algo) = *hash {
+            let parallel = carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
+            let ((), digests) = with_hashing(algo, parallel, |hashing| cut_rest(Some(hashing)));
+            for (chunk, digest) in chunks.iter_mut().zip(digests) {
+                chunk.hash = Some(digest);
+            }
+        } else {
+            cut_rest(None);
+        }
+        Batch {
+            chunks,
+            sources,
+            carried,
+            piece,
+        }
+    }
+}
+
+/// The chunks completed by one call, with access to their bytes until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    chunks: &'a [Chunk],
+    sources: &'a [Source],
+    carried: &'a [u8],
+    piece: &'a [u8],
+}
+
+impl<'a> Batch<'a> {
+    /// The completed chunks, in input order.
+    pub fn chunks(&self) -> &'a [Chunk] {
+        self.chunks
+    }
+
+    /// Where each chunk's bytes are (same order as [`chunks`](Self::chunks)).
+    pub fn sources(&self) -> &'a [Source] {
+        self.sources
+    }
+
+    /// The buffer that [`Source::Carried`] indexes point into.
+    pub fn carried(&self) -> &'a [u8] {
+        self.carried
+    }
+
+    /// Number of completed chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// True when the call completed no chunk.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// Each chunk with its bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a Chunk, &'a [u8])> + 'a {
+        let (carried, piece) = (self.carried, self.piece);
+        self.chunks
+            .iter()
+            .zip(self.sources)
+            .map(move |(chunk, source)| (chunk, bytes_at(carried, piece, *source, chunk.length)))
+    }
+}
+
+fn bytes_at<'a>(carried: &'a [u8], piece: &'a [u8], source: Source, length: usize) -> &'a [u8] {
+    let (buffer, start) = match source {
+        Source::Piece(start) => (piece, start),
+        Source::Carried(start) => (carried, start),
+    };
+    buffer
+        .get(start..start.saturating_add(length))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk_slice;
+
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8
+            })
+            .collect()
+    }
+
+    fn streamed(data: &[u8], config: ChunkerConfig, piece: usize) -> Vec<(Chunk, Vec<u8>)> {
+        let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Sha256));
+        let mut out = Vec::new();
+        for p in data.chunks(piece.max(1)) {
+            let batch = chunker.feed(p).unwrap();
+            out.extend(batch.iter().map(|(c, b)| (*c, b.to_vec())));
+            assert!(chunker.buffered() < config.max_size());
+        }
+        let batch = chunker.finish().unwrap();
+        out.extend(batch.iter().map(|(c, b)| (*c, b.to_vec())));
+        out
+    }
+
+    #[test]
+    fn equals_one_shot_for_many_piece_sizes() {
+        let data = sample(700_000);
+        let config = ChunkerConfig::new(1024, 4096, 16_384).unwrap();
+        let want = chunk_slice(&data, &config, Some(HashAlgorithm::Sha256));
+        for piece in [1, 2, 3, 1000, 4095, 16_383, 16_384, 16_385, 65_536, 700_000] {
+            let got = streamed(&data, config, piece);
+            let chunks: Vec<Chunk> = got.iter().map(|(c, _)| *c).collect();
+            assert_eq!(chunks, want, "piece size {piece}");
+            for (chunk, bytes) in &got {
+                let start = chunk.offset as usize;
+                assert_eq!(&bytes[..], &data[start..start + chunk.length]);
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_inside_a_piece_point_into_it() {
+        let data = sample(1 << 20);
+        let mut chunker = IncrementalChunker::new(ChunkerConfig::default(), None);
+        let batch = chunker.feed(&data).unwrap();
+        assert!(batch.len() > 1);
+        assert!(batch.carried().is_empty());
+        assert!(batch
+            .sources()
+            .iter()
+            .all(|s| matches!(s, Source::Piece(_))));
+    }
+
+    #[test]
+    fn empty_input_and_use_after_finish() {
+        let mut chunker = IncrementalChunker::new(ChunkerConfig::default(), None);
+        assert!(chunker.feed(&[]).unwrap().is_empty());
+        assert!(chunker.finish().unwrap().is_empty());
+        assert_eq!(chunker.feed(b"x").unwrap_err(), FinishedError);
+        assert!(chunker.finish().is_err());
+    }
+}

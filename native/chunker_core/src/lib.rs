@@ -1,0 +1,42 @@
+//! Content-defined chunking with per-chunk digests.
+//!
+//! `chunker_core` cuts data into chunks at exactly the boundaries of the
+//! [`fastcdc`](https://crates.io/crates/fastcdc) crate's `v2020::FastCDC` (normalization level 1)
+//! for the same sizes, and hashes each chunk with BLAKE3 or SHA-256. It offers three ways in,
+//! which all produce the same chunks for the same bytes:
+//!
+//! - [`chunk_slice`]: a whole input in memory; chunk digests are computed on rayon's pool when
+//!   the input is large enough for that to pay.
+//! - [`IncrementalChunker`]: feed pieces of any size as they arrive, then finish.
+//! - [`ChunkStream`]: an iterator over any [`std::io::Read`].
+//!
+//! This is the core of the `chunker` Elixir package, but it knows nothing of the BEAM.
+//!
+//! ```
+//! use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm};
+//! let config = ChunkerConfig::new(4096, 16_384, 65_536)?;
+//! let data = std::fs::read("Cargo.toml")?;
+//! let chunks = chunk_slice(&data, &config, Some(HashAlgorithm::Blake3));
+//! assert_eq!(chunks.iter().map(|c| c.length).sum::<usize>(), data.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod chunk;
+mod config;
+mod cut;
+mod hash;
+mod incremental;
+mod oneshot;
+mod pipeline;
+mod stream;
+
+pub use chunk::Chunk;
+pub use config::{
+    ChunkerConfig, ConfigError, SizeOption, AVG_SIZE_MAX, AVG_SIZE_MIN, MAX_SIZE_MAX, MAX_SIZE_MIN,
+    MIN_SIZE_MAX, MIN_SIZE_MIN,
+};
+pub use hash::{Digest, HashAlgorithm, Hasher};
+pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};
+pub use oneshot::{chunk_slice, cut_points};
+pub use pipeline::PARALLEL_MIN_BYTES;
+pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};

@@ -1,0 +1,55 @@
+//! Property: the incremental chunker equals the one-shot chunker for any input and any way of
+//! splitting it into pieces (empty pieces included).
+
+use chunker_core::{chunk_slice, Chunk, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+use proptest::prelude::*;
+
+fn sizes() -> impl Strategy<Value = ChunkerConfig> {
+    // Small sizes so that short inputs still hold many chunks and every code path (carried
+    // chunks, in-piece chunks, max-size cuts) is exercised.
+    (32usize..=256, 1usize..=4, 1usize..=4).prop_map(|(half_min, avg_mul, max_mul)| {
+        let min = (half_min * 2).max(64);
+        let avg = (min * avg_mul).max(256);
+        let max = (avg * max_mul).max(1024);
+        ChunkerConfig::new(min, avg, max).unwrap()
+    })
+}
+
+fn input() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..40_000),
+        // Low-entropy data reaches max_size cuts.
+        proptest::collection::vec(0u8..2, 0..40_000),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_split_equals_one_shot(
+        data in input(),
+        config in sizes(),
+        cuts in proptest::collection::vec(0usize..5000, 0..60),
+        algo in prop_oneof![Just(None), Just(Some(HashAlgorithm::Blake3)), Just(Some(HashAlgorithm::Sha256))],
+    ) {
+        let want = chunk_slice(&data, &config, algo);
+        let mut chunker = IncrementalChunker::new(config, algo);
+        let mut got: Vec<Chunk> = Vec::new();
+        let mut rest = &data[..];
+        for len in cuts {
+            let (piece, tail) = rest.split_at(len.min(rest.len()));
+            rest = tail;
+            let batch = chunker.feed(piece).unwrap();
+            for (chunk, bytes) in batch.iter() {
+                let start = chunk.offset as usize;
+                prop_assert_eq!(bytes, &data[start..start + chunk.length]);
+            }
+            got.extend_from_slice(batch.chunks());
+            prop_assert!(chunker.buffered() < config.max_size());
+        }
+        got.extend_from_slice(chunker.feed(rest).unwrap().chunks());
+        got.extend_from_slice(chunker.finish().unwrap().chunks());
+        prop_assert_eq!(got, want);
+    }
+}

@@ -1,0 +1,43 @@
+//! One-shot chunking of a small binary on a normal scheduler. Chunk data are sub-binaries of
+//! the input: nothing is copied. (Large binaries are chunked through the stream NIFs in
+//! bounded dirty-scheduler slices; see `stream.rs`.)
+
+use chunker_core::{chunk_slice, ChunkerConfig};
+use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
+
+use crate::atoms;
+use crate::options::{config_error, decode_hash};
+use crate::terms::chunk_struct;
+use crate::timeslice;
+
+/// `chunk(binary, min, avg, max, hash, with_data)` -> `{:ok, chunks}` or
+/// `{:error, {:invalid_options, option, message}}`.
+#[rustler::nif]
+fn chunk<'a>(
+    env: Env<'a>,
+    input: Binary<'a>,
+    min: u64,
+    avg: u64,
+    max: u64,
+    hash: Atom,
+    with_data: bool,
+) -> NifResult<Term<'a>> {
+    let algo = decode_hash(hash)?;
+    let config = match ChunkerConfig::from_u64(min, avg, max) {
+        Ok(config) => config,
+        Err(error) => return Ok(config_error(env, &error)),
+    };
+    let chunks = chunk_slice(input.as_slice(), &config, algo);
+    let mut terms = Vec::with_capacity(chunks.len());
+    for chunk in &chunks {
+        let data = if with_data {
+            let start = usize::try_from(chunk.offset).map_err(|_| rustler::Error::BadArg)?;
+            Some(input.make_subbinary(start, chunk.length)?)
+        } else {
+            None
+        };
+        terms.push(chunk_struct(env, chunk, data)?);
+    }
+    timeslice::account(env, input.len());
+    Ok((atoms::ok(), terms).encode(env))
+}

@@ -1,0 +1,78 @@
+//! Decoding chunking options from terms. Range checks belong to `chunker_core`; this module
+//! only turns terms into its types and its errors into terms.
+
+use chunker_core::{ChunkerConfig, ConfigError, HashAlgorithm, SizeOption};
+use rustler::{Atom, Encoder, Env, NifResult, Term};
+
+use crate::atoms;
+
+/// `hash:` option atom -> algorithm (`:none` -> `None`); any other atom is a bad argument.
+pub fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
+    if atom == atoms::blake3() {
+        Ok(Some(HashAlgorithm::Blake3))
+    } else if atom == atoms::sha256() {
+        Ok(Some(HashAlgorithm::Sha256))
+    } else if atom == atoms::none() {
+        Ok(None)
+    } else {
+        Err(rustler::Error::BadArg)
+    }
+}
+
+/// `{:error, {:invalid_options, option, message}}`
+pub fn config_error<'a>(env: Env<'a>, error: &ConfigError) -> Term<'a> {
+    let option = match error.option {
+        SizeOption::Min => atoms::min_size(),
+        SizeOption::Avg => atoms::avg_size(),
+        SizeOption::Max => atoms::max_size(),
+    };
+    (
+        atoms::error(),
+        (atoms::invalid_options(), option, error.message.as_str()),
+    )
+        .encode(env)
+}
+
+/// Checks three size terms the way the chunking NIFs will, so that option errors surface
+/// before any data is touched. Integers of any size are accepted here and reported in the
+/// message; anything else is a bad argument (the Elixir side checks types first).
+/// Returns `:ok` or `{:error, {:invalid_options, option, message}}`.
+#[rustler::nif]
+fn validate_sizes<'a>(
+    env: Env<'a>,
+    min: Term<'a>,
+    avg: Term<'a>,
+    max: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let sizes = [
+        (SizeOption::Min, min),
+        (SizeOption::Avg, avg),
+        (SizeOption::Max, max),
+    ];
+    let mut values = [0u64; 3];
+    for ((option, term), slot) in sizes.into_iter().zip(values.iter_mut()) {
+        match term.decode::<u64>() {
+            Ok(value) => *slot = value,
+            Err(_) => {
+                let (lo, hi) = option.range();
+                let got = term
+                    .decode::<i64>()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| "an integer outside the 64-bit range".to_string());
+                let error = ConfigError {
+                    option,
+                    message: format!(
+                        "{} must be an even integer from {lo} to {hi}, got {got}",
+                        option.name()
+                    ),
+                };
+                return Ok(config_error(env, &error));
+            }
+        }
+    }
+    let [min, avg, max] = values;
+    Ok(match ChunkerConfig::from_u64(min, avg, max) {
+        Ok(_) => atoms::ok().encode(env),
+        Err(error) => config_error(env, &error),
+    })
+}

@@ -1,0 +1,265 @@
+//! The incremental chunker as a NIF resource: open, feed slices of binaries, finish.
+//!
+//! A caller feeds `binary[from..from + len]`; a large binary is fed as consecutive slices so
+//! that no call runs long (see `Chunker.Schedule`). Every chunk that lies inside the binary of
+//! the current call is returned as a sub-binary of it, even when it spans the slices of that
+//! binary; only chunks that began in an earlier binary are copied (all of a call's copies
+//! into one new binary). The resource is freed by the garbage collector when no process
+//! references it any more (e.g. its owner died); `stream_close/1` frees the buffers at once.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chunker_core::{Batch, ChunkerConfig, IncrementalChunker, Source};
+use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
+
+use crate::atoms;
+use crate::exclusive::with_state;
+use crate::options::{config_error, decode_hash};
+use crate::terms::chunk_struct;
+use crate::timeslice;
+
+/// Streams currently alive (created and not yet dropped), for leak tests.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+pub struct ChunkStream {
+    state: Mutex<StreamState>,
+    with_data: bool,
+}
+
+struct StreamState {
+    chunker: IncrementalChunker,
+    /// The binary the last call fed from, so that a later slice of the same binary can map
+    /// chunks back onto it.
+    parent: Option<Parent>,
+}
+
+/// A binary being fed slice by slice: identified by its data pointer and length (the caller
+/// keeps it alive between the calls), with the input offset of its byte 0 (`base`) and of the
+/// first of its bytes that was fed (`first`). Chunks starting at or after `first` lie in it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Parent {
+    address: usize,
+    len: usize,
+    base: u64,
+    first: u64,
+}
+
+#[rustler::resource_impl]
+impl Resource for ChunkStream {}
+
+impl Drop for ChunkStream {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `{:ok, stream}` or `{:error, {:invalid_options, option, message}}`.
+#[rustler::nif]
+fn stream_new<'a>(
+    env: Env<'a>,
+    min: u64,
+    avg: u64,
+    max: u64,
+    hash: Atom,
+    with_data: bool,
+) -> NifResult<Term<'a>> {
+    let algo = decode_hash(hash)?;
+    let config = match ChunkerConfig::from_u64(min, avg, max) {
+        Ok(config) => config,
+        Err(error) => return Ok(config_error(env, &error)),
+    };
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    let stream = ResourceArc::new(ChunkStream {
+        state: Mutex::new(StreamState {
+            chunker: IncrementalChunker::new(config, algo),
+            parent: None,
+        }),
+        with_data,
+    });
+    Ok((atoms::ok(), stream).encode(env))
+}
+
+fn feed<'a>(
+    env: Env<'a>,
+    stream: &ChunkStream,
+    binary: Binary<'a>,
+    from: usize,
+    len: usize,
+) -> NifResult<Term<'a>> {
+    let slice = from
+        .checked_add(len)
+        .and_then(|end| binary.as_slice().get(from..end))
+        .ok_or(rustler::Error::BadArg)?;
+    let with_data = stream.with_data;
+    with_state(env, &stream.state, |state| {
+        let position = state.chunker.position();
+        let identity = (binary.as_slice().as_ptr() as usize, binary.len());
+        // A slice continues the previous binary only if it is that binary and starts where
+        // the last slice of it ended; anything else starts afresh.
+        let parent = match state.parent {
+            Some(p) if (p.address, p.len) == identity && p.base + from as u64 == position => p,
+            _ => Parent {
+                address: identity.0,
+                len: identity.1,
+                base: position.saturating_sub(from as u64),
+                first: position,
+            },
+        };
+        state.parent = Some(parent);
+        let batch = match state.chunker.feed(slice) {
+            Ok(batch) => batch,
+            Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        };
+        let chunks = encode_batch(env, &batch, Some((binary, from, parent)), with_data)?;
+        let buffered = state.chunker.buffered();
+        Ok((atoms::ok(), chunks, buffered).encode(env))
+    })
+}
+
+/// `last` is the binary of the last feed, if the caller still has it: chunks that lie in it
+/// are returned as sub-binaries of it instead of copies. `charge` reports the work to the
+/// normal scheduler running the call.
+fn finish<'a>(
+    env: Env<'a>,
+    stream: &ChunkStream,
+    last: Term<'a>,
+    charge: bool,
+) -> NifResult<Term<'a>> {
+    let with_data = stream.with_data;
+    let last = match last.decode::<Binary<'a>>() {
+        Ok(binary) => Some(binary),
+        Err(_) if last.is_atom() => None,
+        Err(error) => return Err(error),
+    };
+    with_state(env, &stream.state, |state| {
+        let fed = match (last, state.parent) {
+            (Some(binary), Some(parent))
+                if (parent.address, parent.len)
+                    == (binary.as_slice().as_ptr() as usize, binary.len()) =>
+            {
+                Some((binary, 0, parent))
+            }
+            _ => None,
+        };
+        let buffered = state.chunker.buffered();
+        let chunks = match state.chunker.finish() {
+            Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
+            Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        };
+        if charge {
+            timeslice::account(env, buffered);
+        }
+        state.chunker.release();
+        state.parent = None;
+        Ok((atoms::ok(), chunks).encode(env))
+    })
+}
+
+/// Encodes a batch's chunks. `fed` is the binary of this call, the index of the fed slice in
+/// it, and where the binary lies in the input.
+fn encode_batch<'a>(
+    env: Env<'a>,
+    batch: &Batch<'_>,
+    fed: Option<(Binary<'a>, usize, Parent)>,
+    with_data: bool,
+) -> NifResult<Vec<Term<'a>>> {
+    let mut carried: Option<Binary<'a>> = None;
+    let mut terms = Vec::with_capacity(batch.len());
+    for (chunk, source) in batch.chunks().iter().zip(batch.sources()) {
+        if !with_data {
+            terms.push(chunk_struct(env, chunk, None)?);
+            continue;
+        }
+        let inside = fed.and_then(|(binary, _, parent)| {
+            if chunk.offset < parent.first {
+                return None;
+            }
+            let start = usize::try_from(chunk.offset.checked_sub(parent.base)?).ok()?;
+            Some((binary, start))
+        });
+        let (binary, start) = match (inside, *source) {
+            (Some(found), _) => found,
+            (None, Source::Piece(start)) => {
+                let (binary, from, _) = fed.ok_or(rustler::Error::BadArg)?;
+                (binary, from + start)
+            }
+            (None, Source::Carried(start)) => {
+                let copy = *carried
+                    .get_or_insert_with(|| NewBinary::from_slice(env, batch.carried()).into());
+                (copy, start)
+            }
+        };
+        terms.push(chunk_struct(
+            env,
+            chunk,
+            Some(binary.make_subbinary(start, chunk.length)?),
+        )?);
+    }
+    Ok(terms)
+}
+
+/// `stream_feed(stream, binary, from, len)` -> `{:ok, chunks, buffered_bytes}` for the chunks
+/// completed by `binary[from..from+len]`; normal scheduler.
+#[rustler::nif]
+fn stream_feed<'a>(
+    env: Env<'a>,
+    stream: ResourceArc<ChunkStream>,
+    binary: Binary<'a>,
+    from: usize,
+    len: usize,
+) -> NifResult<Term<'a>> {
+    let result = feed(env, &stream, binary, from, len);
+    timeslice::account(env, len);
+    result
+}
+
+/// `stream_feed/4` on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn stream_feed_dirty<'a>(
+    env: Env<'a>,
+    stream: ResourceArc<ChunkStream>,
+    binary: Binary<'a>,
+    from: usize,
+    len: usize,
+) -> NifResult<Term<'a>> {
+    feed(env, &stream, binary, from, len)
+}
+
+/// `stream_finish(stream, last_binary | nil)` -> `{:ok, chunks}` for the rest of the input;
+/// the stream is finished and its buffers freed. Normal scheduler.
+#[rustler::nif]
+fn stream_finish<'a>(
+    env: Env<'a>,
+    stream: ResourceArc<ChunkStream>,
+    last: Term<'a>,
+) -> NifResult<Term<'a>> {
+    finish(env, &stream, last, true)
+}
+
+/// `stream_finish/2` on a dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn stream_finish_dirty<'a>(
+    env: Env<'a>,
+    stream: ResourceArc<ChunkStream>,
+    last: Term<'a>,
+) -> NifResult<Term<'a>> {
+    finish(env, &stream, last, false)
+}
+
+/// Frees the stream's buffers now; it behaves as finished afterwards. Always `:ok`.
+#[rustler::nif]
+fn stream_close(stream: ResourceArc<ChunkStream>) -> Atom {
+    // A busy stream is in use by a dirty call; the garbage collector will free it.
+    if let Ok(mut state) = stream.state.try_lock() {
+        state.chunker.release();
+        state.parent = None;
+    }
+    atoms::ok()
+}
+
+/// Number of stream resources alive in this VM.
+#[rustler::nif]
+fn live_streams() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}

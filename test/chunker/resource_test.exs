@@ -1,0 +1,66 @@
+defmodule Chunker.ResourceTest do
+  # Streams abandoned by processes that die mid-stream must be freed. Three rounds each start
+  # 10,000 processes that stream one 60 KB piece and block (so each holds an open native
+  # stream with the piece buffered), then kill them all. After each round the count of live
+  # stream resources and the bytes the native code holds (counted by its allocator) return to
+  # their baseline, and the VM's own memory does too.
+  use ExUnit.Case, async: false
+
+  alias Chunker.TestData
+
+  @streams 10_000
+  @piece_size 60_000
+
+  test "10,000 streams abandoned mid-feed leave nothing behind, round after round" do
+    piece = TestData.random_bytes(@piece_size, 12)
+    live = Chunker.Native.live_streams()
+    # A first round warms up what is allocated once (rayon's pool, atom tables).
+    abandon_round(piece)
+    assert wait_for(fn -> Chunker.Native.live_streams() == live end)
+    native = Chunker.Native.allocated_bytes()
+    vm = :erlang.memory(:total)
+
+    for _round <- 1..3 do
+      peak = abandon_round(piece)
+      assert peak >= @streams * @piece_size, "the round held only #{peak} native bytes"
+      assert wait_for(fn -> Chunker.Native.live_streams() == live end)
+
+      assert wait_for(fn -> Chunker.Native.allocated_bytes() <= native + 65_536 end),
+             "native heap: #{Chunker.Native.allocated_bytes() - native} bytes above baseline"
+    end
+
+    :erlang.garbage_collect()
+    assert :erlang.memory(:total) < vm + 16 * 1_048_576
+  end
+
+  # Returns the native bytes allocated while all the streams were open.
+  defp abandon_round(piece) do
+    parent = self()
+
+    pids =
+      for i <- 1..@streams do
+        spawn(fn ->
+          blocked =
+            Stream.repeatedly(fn ->
+              send(parent, {:fed, i})
+              Process.sleep(:infinity)
+            end)
+
+          Stream.concat([piece], blocked) |> Chunker.stream() |> Stream.run()
+        end)
+      end
+
+    for i <- 1..@streams, do: assert_receive({:fed, ^i}, 30_000)
+    peak = Chunker.Native.allocated_bytes()
+    Enum.each(pids, &Process.exit(&1, :kill))
+    peak
+  end
+
+  defp wait_for(condition, tries \\ 200) do
+    cond do
+      condition.() -> true
+      tries == 0 -> false
+      true -> Process.sleep(10) && wait_for(condition, tries - 1)
+    end
+  end
+end

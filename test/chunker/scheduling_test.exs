@@ -1,0 +1,83 @@
+defmodule Chunker.SchedulingTest do
+  # Work must not stall the VM. A probe process sleeps 1 ms in a loop and records how late it
+  # wakes up, while :erlang.system_monitor reports any process that runs longer than the limit
+  # without being descheduled (a NIF call counts as running). Two loads, each aimed at one
+  # mechanism (measured on the 2-core reference machine, probe lateness):
+  #
+  #   * large inputs go to dirty schedulers in ~0.8 ms slices: 1-3 ms late; one dirty call per
+  #     64 MiB input instead: 30-40 ms late (busy-waiting schedulers delay timers);
+  #   * normal-scheduler calls charge their time to the caller: 1-3 ms late; uncharged, a loop
+  #     of ~100 KB calls on every scheduler: 40+ ms late.
+  #
+  # The limit leaves room for the OS scheduler on a loaded 2-core machine.
+  use ExUnit.Case, async: false
+
+  alias Chunker.TestData
+
+  @max_lateness_ms 10
+  @long_schedule_ms 10
+
+  setup_all do
+    %{data: TestData.random_bytes(64 * 1_048_576, 30)}
+  end
+
+  test "large inputs: chunking, streaming and hashing in parallel", %{data: data} do
+    pieces = for <<piece::binary-size(4_194_304) <- data>>, do: piece
+
+    assert_responsive([
+      fn -> for _ <- 1..2, do: Chunker.chunk!(data, avg_size: 16_384, hash: :sha256) end,
+      fn -> for _ <- 1..2, do: pieces |> Chunker.stream() |> Stream.run() end,
+      fn -> for _ <- 1..2, do: Chunker.Hash.sha256(data) end,
+      fn -> for _ <- 1..4, do: Chunker.Hash.blake3(data) end
+    ])
+  end
+
+  test "loops of small calls on every normal scheduler", %{data: data} do
+    # Just below the normal-scheduler limits: each call runs ~50-100 us on the caller's
+    # scheduler, so only the NIFs' timeslice accounting lets the probe in.
+    small = for <<piece::binary-size(98_304) <- binary_part(data, 0, 48_000_000)>>, do: piece
+
+    assert_responsive(
+      for _ <- 1..System.schedulers_online() do
+        fn ->
+          Enum.each(small, &Chunker.Hash.sha256/1)
+          Enum.each(small, &Chunker.chunk!(&1, hash: :sha256))
+        end
+      end
+    )
+  end
+
+  defp assert_responsive(workers) do
+    :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
+    probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), 0) end)
+    workers |> Enum.map(&Task.async/1) |> Task.await_many(120_000)
+    send(probe.pid, :stop)
+    lateness_us = Task.await(probe)
+    :erlang.system_monitor(:undefined)
+    long = collect_long_schedules([])
+
+    assert lateness_us < @max_lateness_ms * 1000,
+           "a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late"
+
+    assert long == [],
+           "processes ran uninterrupted for over #{@long_schedule_ms} ms: #{inspect(long)}"
+  end
+
+  defp probe_loop(last, lateness) do
+    receive do
+      :stop -> lateness
+    after
+      1 ->
+        now = System.monotonic_time(:microsecond)
+        probe_loop(now, max(lateness, now - last - 1_000))
+    end
+  end
+
+  defp collect_long_schedules(acc) do
+    receive do
+      {:monitor, pid, :long_schedule, info} -> collect_long_schedules([{pid, info} | acc])
+    after
+      0 -> acc
+    end
+  end
+end

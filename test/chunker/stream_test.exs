@@ -1,0 +1,88 @@
+defmodule Chunker.StreamTest do
+  # stream/2 must equal chunk/2 on the concatenation, whatever the pieces.
+  use ExUnit.Case, async: true
+
+  alias Chunker.TestData
+
+  @opts [min_size: 4_096, avg_size: 16_384, max_size: 65_536]
+
+  setup_all do
+    data = TestData.random_bytes(2_000_000, 21) <> TestData.low_entropy_bytes(500_000, 22)
+    %{data: data, expected: Chunker.chunk!(data, @opts)}
+  end
+
+  test "random piece sizes, with empty pieces and pieces above max_size", ctx do
+    seed = ExUnit.configuration()[:seed]
+    :rand.seed(:exsss, {seed, 1, 2})
+
+    for round <- 1..20 do
+      sizes = for _ <- 1..50, do: Enum.random([0, 1, 7, 100, 4_095, 65_535, 65_536, 200_000])
+      pieces = TestData.split(ctx.data, sizes)
+      assert stream_list(pieces, @opts) == ctx.expected, "round #{round}, seed #{seed}"
+    end
+  end
+
+  test "1-byte pieces" do
+    data = TestData.random_bytes(300_000, 4)
+    pieces = for <<byte <- data>>, do: <<byte>>
+    assert stream_list(pieces, @opts) == Chunker.chunk!(data, @opts)
+  end
+
+  test "one piece holding all the input, and iodata pieces", ctx do
+    assert stream_list([ctx.data], @opts) == ctx.expected
+    <<a::binary-size(70_000), b::binary-size(1), c::binary>> = ctx.data
+    assert stream_list([[a, [b]], [c | ""]], @opts) == ctx.expected
+  end
+
+  test "File.stream! pieces of several read sizes", %{data: data, expected: expected} do
+    path = Path.join(System.tmp_dir!(), "chunker-stream-#{System.unique_integer([:positive])}")
+    File.write!(path, data)
+    on_exit(fn -> File.rm(path) end)
+
+    for read_size <- [4_096, 65_537, 1_048_576] do
+      assert stream_list(File.stream!(path, [], read_size), @opts) == expected,
+             "read size #{read_size}"
+    end
+  end
+
+  test "data: false and hash: :none / :sha256 give the same boundaries", ctx do
+    for opts <- [[data: false], [hash: :none], [hash: :sha256, data: false]] do
+      opts = @opts ++ opts
+
+      assert stream_list(TestData.split(ctx.data, [123_457]), opts) ==
+               Chunker.chunk!(ctx.data, opts)
+    end
+  end
+
+  test "chunks inside a large piece are sub-binaries of it, across its dirty slices" do
+    big = TestData.random_bytes(8_000_000, 23)
+    chunks = stream_list(["abc", big, "xyz"], @opts)
+    inside = Enum.filter(chunks, &(&1.offset >= 3 and &1.offset + &1.length <= 8_000_003))
+    assert length(inside) > 100
+    for chunk <- inside, do: assert(:binary.referenced_byte_size(chunk.data) == 8_000_000)
+    assert IO.iodata_to_binary(Enum.map(chunks, & &1.data)) == "abc" <> big <> "xyz"
+  end
+
+  test "chunks spanning pieces carry the right bytes", ctx do
+    chunks = stream_list(TestData.split(ctx.data, [999]), @opts)
+    assert Enum.all?(chunks, &(&1.data == binary_part(ctx.data, &1.offset, &1.length)))
+    assert IO.iodata_to_binary(Enum.map(chunks, & &1.data)) == ctx.data
+  end
+
+  test "an empty enumerable gives no chunks, and stopping early is fine", ctx do
+    assert stream_list([], @opts) == []
+    assert stream_list(["", ""], @opts) == []
+    assert Chunker.stream([ctx.data], @opts) |> Enum.take(2) == Enum.take(ctx.expected, 2)
+  end
+
+  test "invalid options raise when stream/2 is called; non-iodata pieces when reached" do
+    assert_raise Chunker.Error, ~r/max_size/, fn -> Chunker.stream(["x"], max_size: 3) end
+    assert_raise Chunker.Error, ~r/unknown option :nope/, fn -> Chunker.stream([], nope: 1) end
+    stream = Chunker.stream(["ok", 42])
+    assert_raise ArgumentError, ~r/expected iodata/, fn -> Enum.to_list(stream) end
+    stream = Chunker.stream([[1 | 2]])
+    assert_raise ArgumentError, ~r/expected iodata/, fn -> Enum.to_list(stream) end
+  end
+
+  defp stream_list(pieces, opts), do: pieces |> Chunker.stream(opts) |> Enum.to_list()
+end

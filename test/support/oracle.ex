@@ -1,0 +1,49 @@
+defmodule Chunker.Oracle do
+  @moduledoc false
+  # Independent oracles: the fastcdc crate (through native/chunker_core/examples/fastcdc_oracle,
+  # which calls the crate, not our code) for boundaries, and the b3sum CLI for BLAKE3.
+
+  @native Path.expand("../../native", __DIR__)
+  @binary Path.join([@native, "target", "release", "examples", "fastcdc_oracle"])
+
+  @doc "Builds the oracle binary unless it is up to date (cargo decides)."
+  def build! do
+    {output, status} =
+      System.cmd(
+        "cargo",
+        ~w(build --release --quiet --package chunker_core --example fastcdc_oracle),
+        cd: @native,
+        stderr_to_stdout: true
+      )
+
+    if status != 0, do: raise("building the fastcdc oracle failed:\n#{output}")
+    :ok
+  end
+
+  @doc "The fastcdc crate's `{offset, length}` list for the file at `path`."
+  def boundaries(path, {min, avg, max}) do
+    args = [path | Enum.map([min, avg, max], &Integer.to_string/1)]
+    {output, 0} = System.cmd(@binary, args)
+
+    for line <- String.split(output, "\n", trim: true) do
+      [offset, length] = String.split(line, " ")
+      {String.to_integer(offset), String.to_integer(length)}
+    end
+  end
+
+  @doc "b3sum's digest of each binary in `pieces`, in order (one b3sum run for all)."
+  def b3sum(pieces, dir) do
+    paths =
+      pieces
+      |> Enum.with_index()
+      |> Enum.map(fn {piece, i} ->
+        path = Path.join(dir, "piece-#{i}")
+        File.write!(path, piece)
+        path
+      end)
+
+    {output, 0} = System.cmd("b3sum", ["--no-names" | paths])
+    Enum.each(paths, &File.rm!/1)
+    output |> String.split("\n", trim: true) |> Enum.map(&Base.decode16!(&1, case: :lower))
+  end
+end

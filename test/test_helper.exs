@@ -1,0 +1,3 @@
+Chunker.Oracle.build!()
+Chunker.TestData.otp_tar()
+ExUnit.start(exclude: [:stress])
