@@ -7,14 +7,14 @@
 # v2020::FastCDC iterator and `blake3::hash` of each chunk, sequentially on one core, over the
 # same file held in memory. It runs before and after the Elixir measurements and the better
 # figure counts, so a noisy neighbour cannot flatter the ratio. Every figure is the best of
-# three runs.
+# five runs.
 #
 #   one-shot: File.read! (not timed), then Chunker.chunk/2 on the binary
 #   stream:   File.stream!(path, [], 1_048_576) |> Chunker.stream/2 |> Stream.run(), reads timed
 
 defmodule ChunkingBench do
   @avg_sizes [16_384, 65_536, 262_144]
-  @repeats 3
+  @repeats 5
   @root Path.expand("..", __DIR__)
 
   def run do

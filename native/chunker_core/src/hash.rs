@@ -5,6 +5,8 @@
 
 use sha2::{Digest as _, Sha256};
 
+use crate::chunk::ChunkBytes;
+
 /// A 32-byte digest.
 pub type Digest = [u8; 32];
 
@@ -30,6 +32,21 @@ impl HashAlgorithm {
         match self {
             HashAlgorithm::Blake3 => *blake3::hash(data).as_bytes(),
             HashAlgorithm::Sha256 => Sha256::digest(data).into(),
+        }
+    }
+
+    /// Hashes the concatenation of `bytes`' parts.
+    #[inline]
+    pub fn hash_bytes(self, bytes: &ChunkBytes<'_>) -> Digest {
+        match bytes.as_slice() {
+            Some(slice) => self.hash(slice),
+            None => {
+                let mut hasher = self.hasher();
+                for part in bytes.parts() {
+                    hasher.update(part);
+                }
+                hasher.finalize()
+            }
         }
     }
 

@@ -7,12 +7,13 @@
 //!
 //! Chunks that lie wholly inside the piece just fed are reported by position in that piece, so
 //! a caller that owns the piece (a BEAM binary, an mmap) can hand them out without copying.
-//! Only a chunk that began in an earlier piece is copied, into one internal buffer
-//! ([`Batch::carried`]); with pieces much larger than chunks that is about one chunk per piece.
+//! Only the bytes of the chunk still open at the end of a piece are copied, into an internal
+//! buffer ([`Batch::carried`]); the chunk is reported as that buffer's part plus the next
+//! piece's ([`Source::Spanning`]), so a caller that needs it contiguous copies it once more.
 
 use std::fmt;
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ChunkBytes};
 use crate::config::ChunkerConfig;
 use crate::cut::{scan, Scan};
 use crate::hash::HashAlgorithm;
@@ -25,6 +26,16 @@ pub enum Source {
     Piece(usize),
     /// At this index of [`Batch::carried`].
     Carried(usize),
+    /// The first `carried_len` bytes at index `carried` of [`Batch::carried`], then the rest at
+    /// index `piece` of the piece: a chunk that began in an earlier piece and ends in this one.
+    Spanning {
+        /// Index of the chunk's first byte in [`Batch::carried`].
+        carried: usize,
+        /// How many of the chunk's bytes are carried.
+        carried_len: usize,
+        /// Index in the piece where the rest begins.
+        piece: usize,
+    },
 }
 
 /// The incremental chunker was used after [`IncrementalChunker::finish`].
@@ -148,11 +159,13 @@ impl IncrementalChunker {
                 self.open_offset = base + start as u64;
                 return Ok(self.cut_piece_and_hash(start, piece, None, piece_base));
             };
-            let from_piece = length - seam;
-            self.carried
-                .extend_from_slice(rest.get(..from_piece).unwrap_or_default());
-            used += from_piece;
-            self.push(base + start as u64, length, Source::Carried(start));
+            let source = Source::Spanning {
+                carried: start,
+                carried_len: seam,
+                piece: used,
+            };
+            self.push(base + start as u64, length, source);
+            used += length - seam;
             start = self.carried.len();
         }
         let carried_used = start;
@@ -242,7 +255,9 @@ impl IncrementalChunker {
                 match scan(config, state, rest, 0) {
                     Some(length) => {
                         if let Some(hashing) = hashing.as_deref_mut() {
-                            hashing.submit(rest.get(..length).unwrap_or_default());
+                            hashing.submit(ChunkBytes::contiguous(
+                                rest.get(..length).unwrap_or_default(),
+                            ));
                         }
                         chunks.push(Chunk {
                             offset: piece_base + at as u64,
@@ -314,8 +329,13 @@ impl<'a> Batch<'a> {
         self.chunks.is_empty()
     }
 
+    /// The bytes of `chunk`, which this batch reports at `source`.
+    pub fn bytes(&self, chunk: &Chunk, source: Source) -> ChunkBytes<'a> {
+        bytes_at(self.carried, self.piece, source, chunk.length)
+    }
+
     /// Each chunk with its bytes.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a Chunk, &'a [u8])> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a Chunk, ChunkBytes<'a>)> + 'a {
         let (carried, piece) = (self.carried, self.piece);
         self.chunks
             .iter()
@@ -324,14 +344,29 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn bytes_at<'a>(carried: &'a [u8], piece: &'a [u8], source: Source, length: usize) -> &'a [u8] {
-    let (buffer, start) = match source {
-        Source::Piece(start) => (piece, start),
-        Source::Carried(start) => (carried, start),
+fn bytes_at<'a>(
+    carried: &'a [u8],
+    piece: &'a [u8],
+    source: Source,
+    length: usize,
+) -> ChunkBytes<'a> {
+    let range = |buffer: &'a [u8], start: usize, len: usize| {
+        buffer
+            .get(start..start.saturating_add(len))
+            .unwrap_or_default()
     };
-    buffer
-        .get(start..start.saturating_add(length))
-        .unwrap_or_default()
+    match source {
+        Source::Piece(start) => ChunkBytes::contiguous(range(piece, start, length)),
+        Source::Carried(start) => ChunkBytes::contiguous(range(carried, start, length)),
+        Source::Spanning {
+            carried: start,
+            carried_len,
+            piece: piece_start,
+        } => ChunkBytes::split(
+            range(carried, start, carried_len),
+            range(piece, piece_start, length.saturating_sub(carried_len)),
+        ),
+    }
 }
 
 #[cfg(test)]

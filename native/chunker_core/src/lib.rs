@@ -30,7 +30,7 @@ mod oneshot;
 mod pipeline;
 mod stream;
 
-pub use chunk::Chunk;
+pub use chunk::{Chunk, ChunkBytes};
 pub use config::{
     ChunkerConfig, ConfigError, SizeOption, AVG_SIZE_MAX, AVG_SIZE_MIN, MAX_SIZE_MAX, MAX_SIZE_MIN,
     MIN_SIZE_MAX, MIN_SIZE_MIN,

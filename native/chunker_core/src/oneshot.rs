@@ -1,6 +1,6 @@
 //! Chunking a whole input that is already in memory.
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ChunkBytes};
 use crate::config::ChunkerConfig;
 use crate::hash::HashAlgorithm;
 use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
@@ -27,7 +27,7 @@ pub fn chunk_slice(data: &[u8], config: &ChunkerConfig, hash: Option<HashAlgorit
     let (mut chunks, digests) = with_hashing(algo, parallel, |hashing| {
         let mut chunks = Vec::with_capacity(data.len() / config.avg_size() + 1);
         for_each_cut(data, config, |offset, bytes| {
-            hashing.submit(bytes);
+            hashing.submit(ChunkBytes::contiguous(bytes));
             chunks.push(chunk_at(offset, bytes.len()));
         });
         chunks

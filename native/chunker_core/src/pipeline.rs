@@ -8,6 +8,7 @@
 
 use std::sync::mpsc;
 
+use crate::chunk::ChunkBytes;
 use crate::hash::{Digest, HashAlgorithm};
 
 /// Bytes of chunks hashed per pool task: large enough that a task's hand-off (a few
@@ -28,7 +29,7 @@ pub(crate) struct Hashing<'s, 'd> {
     algo: HashAlgorithm,
     scope: Option<&'s rayon::Scope<'d>>,
     sender: mpsc::Sender<Finished>,
-    batch: Vec<&'d [u8]>,
+    batch: Vec<ChunkBytes<'d>>,
     batch_first: usize,
     batch_bytes: usize,
     submitted: usize,
@@ -36,7 +37,7 @@ pub(crate) struct Hashing<'s, 'd> {
 
 impl<'d> Hashing<'_, 'd> {
     /// Queues `bytes` as the next chunk to hash.
-    pub(crate) fn submit(&mut self, bytes: &'d [u8]) {
+    pub(crate) fn submit(&mut self, bytes: ChunkBytes<'d>) {
         self.batch.push(bytes);
         self.batch_bytes += bytes.len();
         self.submitted += 1;
@@ -45,7 +46,9 @@ impl<'d> Hashing<'_, 'd> {
         }
     }
 
-    fn flush(&mut self) {
+    /// Hands the pending batch to the pool, or hashes it on this thread when `inline` (the
+    /// last batch of a call: the scan is over, so this thread would otherwise only wait).
+    fn flush_batch(&mut self, inline: bool) {
         if self.batch.is_empty() {
             return;
         }
@@ -55,20 +58,24 @@ impl<'d> Hashing<'_, 'd> {
         self.batch_bytes = 0;
         let (algo, sender) = (self.algo, self.sender.clone());
         let task = move || {
-            let digests = batch.iter().map(|bytes| algo.hash(bytes)).collect();
+            let digests = batch.iter().map(|bytes| algo.hash_bytes(bytes)).collect();
             // The receiver outlives every task (it is read after the scope ends).
             let _ = sender.send((first, digests));
         };
         match self.scope {
-            Some(scope) => scope.spawn(move |_| task()),
-            None => task(),
+            Some(scope) if !inline => scope.spawn(move |_| task()),
+            _ => task(),
         }
+    }
+
+    fn flush(&mut self) {
+        self.flush_batch(false);
     }
 }
 
 /// Runs `body`, which finds chunks and [`submit`](Hashing::submit)s their bytes, and returns
-/// its result with the digests in submission order. With `parallel`, `body` runs on rayon's
-/// pool and the hashing overlaps it on the other threads.
+/// its result with the digests in submission order. With `parallel`, the hashing runs on
+/// rayon's pool while `body` runs on this thread, which hashes the last batch itself.
 pub(crate) fn with_hashing<'d, R, F>(
     algo: HashAlgorithm,
     parallel: bool,
@@ -90,7 +97,7 @@ where
             submitted: 0,
         };
         let result = body(&mut hashing);
-        hashing.flush();
+        hashing.flush_batch(true);
         (result, hashing.submitted)
     };
     let (result, submitted) = if parallel && rayon::current_num_threads() > 1 {
@@ -123,7 +130,7 @@ mod tests {
         for parallel in [false, true] {
             let (count, got) = with_hashing(HashAlgorithm::Blake3, parallel, |h| {
                 for piece in &pieces {
-                    h.submit(piece);
+                    h.submit(ChunkBytes::contiguous(piece));
                 }
                 pieces.len()
             });

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chunker_core::{Batch, ChunkerConfig, IncrementalChunker, Source};
+use chunker_core::{Batch, Chunk, ChunkerConfig, IncrementalChunker, Source};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
@@ -189,6 +189,7 @@ fn encode_batch<'a>(
                     .get_or_insert_with(|| NewBinary::from_slice(env, batch.carried()).into());
                 (copy, start)
             }
+            (None, Source::Spanning { .. }) => (spanning_binary(env, batch, chunk, *source), 0),
         };
         terms.push(chunk_struct(
             env,
@@ -197,6 +198,25 @@ fn encode_batch<'a>(
         )?);
     }
     Ok(terms)
+}
+
+/// A new binary holding a chunk that spans the carried bytes and the piece: one copy.
+fn spanning_binary<'a>(
+    env: Env<'a>,
+    batch: &Batch<'_>,
+    chunk: &Chunk,
+    source: Source,
+) -> Binary<'a> {
+    let bytes = batch.bytes(chunk, source);
+    let mut binary = NewBinary::new(env, bytes.len());
+    let mut at = 0;
+    for part in bytes.parts() {
+        if let Some(dst) = binary.as_mut_slice().get_mut(at..at + part.len()) {
+            dst.copy_from_slice(part);
+        }
+        at += part.len();
+    }
+    binary.into()
 }
 
 /// `stream_feed(stream, binary, from, len)` -> `{:ok, chunks, buffered_bytes}` for the chunks
