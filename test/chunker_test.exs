@@ -21,14 +21,12 @@ defmodule ChunkerTest do
       assert [%Chunk{offset: 0, length: 16_383, data: ^data}] = Chunker.chunk!(data)
     end
 
-    test "input of exactly max_size ends at max_size" do
-      data = TestData.random_bytes(262_144, 2)
-      chunks = Chunker.chunk!(data)
-      assert Enum.sum(Enum.map(chunks, & &1.length)) == 262_144
-      assert List.last(chunks).offset + List.last(chunks).length == 262_144
-    end
+    test "all-zero data, and an all-zero input of exactly max_size, are cut at max_size" do
+      assert [%Chunk{offset: 0, length: 262_144}] = Chunker.chunk!(:binary.copy(<<0>>, 262_144))
 
-    test "all-zero data is cut at max_size" do
+      assert [%Chunk{length: 262_144}, %Chunk{offset: 262_144, length: 1}] =
+               Chunker.chunk!(:binary.copy(<<0>>, 262_145))
+
       chunks =
         Chunker.chunk!(:binary.copy(<<0>>, 5 * 65_536 + 3),
           min_size: 4_096,
@@ -83,6 +81,10 @@ defmodule ChunkerTest do
           {[avg_size: 65_537], ~r/avg_size must be even/},
           {[min_size: 0], ~r/min_size must be an even integer from 64 to 1048576, got 0/},
           {[min_size: -64], ~r/got -64/},
+          {[avg_size: -256], ~r/^avg_size must be an even integer from 256 to 4194304, got -256/},
+          {[avg_size: 1 <<< 80], ~r/^avg_size .* outside the 64-bit range/},
+          {[hash: :none, hash: :sha256], ~r/option :hash is given more than once/},
+          {[{:hash, :none} | :improper], ~r/keyword list/},
           {[max_size: 16_777_218], ~r/max_size must be an even integer from 1024 to 16777216/},
           {[avg_size: 8_388_608], ~r/avg_size must be an even integer from 256 to 4194304/},
           {[min_size: 4_294_967_296 + 16_384], ~r/got 4294983680/},
@@ -175,6 +177,7 @@ defmodule ChunkerTest do
       assert {:error, %Chunker.Error{reason: :enoent}} = Chunker.chunk_file(missing)
       assert {:error, %Chunker.Error{reason: :enoent}} = Chunker.chunk_file(missing, data: false)
       assert {:error, %Chunker.Error{reason: :eisdir}} = Chunker.chunk_file(dir)
+      assert {:error, %Chunker.Error{reason: :eisdir}} = Chunker.chunk_file(dir, data: false)
       assert_raise File.Error, fn -> Enum.to_list(Chunker.stream_file(missing)) end
     end
   end
@@ -195,6 +198,16 @@ defmodule ChunkerTest do
       assert digest == Chunker.Hash.blake3("abc")
       assert {:error, :stream_finished} = Chunker.Native.hasher_update(hasher, "abc", 0, 3)
       assert {:error, :stream_finished} = Chunker.Native.hasher_finish(hasher)
+    end
+
+    test "slices of a binary map back to it, whatever slice comes first" do
+      binary = "0123456789abcdefghij"
+      {:ok, ref} = Chunker.Native.stream_new(64, 256, 1_024, :none, true)
+      assert {:ok, [], 5} = Chunker.Native.stream_feed(ref, binary, 10, 5)
+      assert {:ok, [], 10} = Chunker.Native.stream_feed(ref, binary, 15, 5)
+
+      assert {:ok, [%Chunk{offset: 0, length: 10, data: "abcdefghij"}]} =
+               Chunker.Native.stream_finish(ref, binary)
     end
 
     test "a stream can be fed from another process" do

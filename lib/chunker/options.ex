@@ -102,23 +102,31 @@ defmodule Chunker.Options do
   end
 
   defp check_keyword(opts) do
-    if is_list(opts) and Enum.all?(opts, &match?({key, _} when is_atom(key), &1)) do
-      :ok
-    else
-      invalid("options must be a keyword list, got: #{inspect(opts)}")
-    end
+    if keyword?(opts),
+      do: :ok,
+      else: invalid("options must be a keyword list, got: #{inspect(opts)}")
   end
 
-  defp check_known(opts) do
-    case Enum.find(opts, fn {key, _} -> key not in @known end) do
-      nil ->
-        :ok
+  # Walks the list by hand: an improper list is an invalid option, not a crash.
+  defp keyword?([{key, _value} | rest]) when is_atom(key), do: keyword?(rest)
+  defp keyword?([]), do: true
+  defp keyword?(_other), do: false
 
-      {key, _} ->
+  defp check_known(opts) do
+    keys = Keyword.keys(opts)
+
+    cond do
+      unknown = Enum.find(keys, &(&1 not in @known)) ->
         invalid(
-          "unknown option #{inspect(key)}; known options are " <>
+          "unknown option #{inspect(unknown)}; known options are " <>
             Enum.map_join(@known, ", ", &inspect/1)
         )
+
+      duplicate = Enum.find(keys -- Enum.uniq(keys), & &1) ->
+        invalid("option #{inspect(duplicate)} is given more than once")
+
+      true ->
+        :ok
     end
   end
 

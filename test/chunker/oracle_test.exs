@@ -31,6 +31,24 @@ defmodule Chunker.OracleTest do
       end
     end
 
+    # Inputs this small take the one-call normal-scheduler path (Native.chunk), the large ones
+    # above the sliced stream path.
+    for {min, avg, max} = sizes <- [
+          {64, 256, 1_024},
+          {1_024, 4_096, 16_384},
+          {4_096, 16_384, 65_536}
+        ] do
+      @sizes sizes
+      test "on small inputs chunked in one call at #{min}/#{avg}/#{max}", %{tmp_dir: dir} do
+        for {size, seed} <- [{60_000, 1}, {20_000, 2}, {max(elem(@sizes, 2), 1_024), 3}] do
+          data = TestData.random_bytes(size, seed)
+          path = Path.join(dir, "small-#{size}.bin")
+          File.write!(path, data)
+          assert_same_boundaries(data, path, @sizes)
+        end
+      end
+    end
+
     test "on low-entropy data that reaches max_size", %{tmp_dir: dir} do
       data = TestData.low_entropy_bytes(3_000_000, 5)
       path = Path.join(dir, "low.bin")

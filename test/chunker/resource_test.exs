@@ -46,7 +46,8 @@ defmodule Chunker.ResourceTest do
               Process.sleep(:infinity)
             end)
 
-          Stream.concat([piece], blocked) |> Chunker.stream() |> Stream.run()
+          # min_size (256 KiB) > the piece: no chunk can complete, the whole piece stays held.
+          Stream.concat([piece], blocked) |> Chunker.stream(avg_size: 1_048_576) |> Stream.run()
         end)
       end
 

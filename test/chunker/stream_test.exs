@@ -1,14 +1,27 @@
 defmodule Chunker.StreamTest do
   # stream/2 must equal chunk/2 on the concatenation, whatever the pieces.
+  # The expected chunks come from independent oracles: boundaries from the fastcdc crate,
+  # digests from :crypto.
   use ExUnit.Case, async: true
 
-  alias Chunker.TestData
+  alias Chunker.{Chunk, Oracle, TestData}
 
-  @opts [min_size: 4_096, avg_size: 16_384, max_size: 65_536]
+  @sizes {4_096, 16_384, 65_536}
+  @opts [min_size: 4_096, avg_size: 16_384, max_size: 65_536, hash: :sha256]
 
   setup_all do
     data = TestData.random_bytes(2_000_000, 21) <> TestData.low_entropy_bytes(500_000, 22)
-    %{data: data, expected: Chunker.chunk!(data, @opts)}
+    path = Path.join(System.tmp_dir!(), "chunker-stream-#{System.unique_integer([:positive])}")
+    File.write!(path, data)
+    on_exit(fn -> File.rm(path) end)
+
+    expected =
+      for {offset, length} <- Oracle.boundaries(path, @sizes) do
+        bytes = binary_part(data, offset, length)
+        %Chunk{offset: offset, length: length, hash: :crypto.hash(:sha256, bytes), data: bytes}
+      end
+
+    %{data: data, path: path, expected: expected}
   end
 
   test "random piece sizes, with empty pieces and pieces above max_size", ctx do
@@ -22,10 +35,13 @@ defmodule Chunker.StreamTest do
     end
   end
 
-  test "1-byte pieces" do
-    data = TestData.random_bytes(300_000, 4)
-    pieces = for <<byte <- data>>, do: <<byte>>
-    assert stream_list(pieces, @opts) == Chunker.chunk!(data, @opts)
+  test "1-byte pieces", %{data: data, expected: expected} do
+    short = binary_part(data, 0, 300_000)
+    pieces = for <<byte <- short>>, do: <<byte>>
+    # The stream's last chunk ends where the short input does; the others are the oracle's.
+    chunks = stream_list(pieces, @opts)
+    assert Enum.drop(chunks, -1) == Enum.take_while(expected, &(&1.offset + &1.length < 300_000))
+    assert Enum.map_join(chunks, & &1.data) == short
   end
 
   test "one piece holding all the input, and iodata pieces", ctx do
@@ -34,23 +50,20 @@ defmodule Chunker.StreamTest do
     assert stream_list([[a, [b]], [c | ""]], @opts) == ctx.expected
   end
 
-  test "File.stream! pieces of several read sizes", %{data: data, expected: expected} do
-    path = Path.join(System.tmp_dir!(), "chunker-stream-#{System.unique_integer([:positive])}")
-    File.write!(path, data)
-    on_exit(fn -> File.rm(path) end)
-
+  test "File.stream! pieces of several read sizes", %{path: path, expected: expected} do
     for read_size <- [4_096, 65_537, 1_048_576] do
       assert stream_list(File.stream!(path, [], read_size), @opts) == expected,
              "read size #{read_size}"
     end
   end
 
-  test "data: false and hash: :none / :sha256 give the same boundaries", ctx do
-    for opts <- [[data: false], [hash: :none], [hash: :sha256, data: false]] do
-      opts = @opts ++ opts
+  test "data: false and hash: :none / :blake3 give the same boundaries", ctx do
+    spans = Enum.map(ctx.expected, &{&1.offset, &1.length})
 
-      assert stream_list(TestData.split(ctx.data, [123_457]), opts) ==
-               Chunker.chunk!(ctx.data, opts)
+    for opts <- [[data: false], [hash: :none], [hash: :blake3, data: false]] do
+      chunks = stream_list(TestData.split(ctx.data, [123_457]), Keyword.merge(@opts, opts))
+      assert Enum.map(chunks, &{&1.offset, &1.length}) == spans
+      assert Enum.all?(chunks, &(&1.data == nil)) == Keyword.has_key?(opts, :data)
     end
   end
 

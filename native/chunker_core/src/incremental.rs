@@ -154,8 +154,16 @@ impl IncrementalChunker {
                 None // the piece is used up; wait for the pair's second byte
             };
             let Some(length) = decided else {
-                self.open.extend_from_slice(carried_part);
-                self.open.extend_from_slice(rest);
+                if start == 0 {
+                    // Nothing was cut: the open chunk just grows. Hand the buffer back
+                    // instead of copying it, so a small piece costs O(piece), not
+                    // O(bytes held).
+                    std::mem::swap(&mut self.open, &mut self.carried);
+                    self.open.extend_from_slice(rest);
+                } else {
+                    self.open.extend_from_slice(carried_part);
+                    self.open.extend_from_slice(rest);
+                }
                 self.open_offset = base + start as u64;
                 return Ok(self.cut_piece_and_hash(start, piece, None, piece_base));
             };

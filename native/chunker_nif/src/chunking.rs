@@ -2,11 +2,11 @@
 //! the input: nothing is copied. (Large binaries are chunked through the stream NIFs in
 //! bounded dirty-scheduler slices; see `stream.rs`.)
 
-use chunker_core::{chunk_slice, ChunkerConfig};
+use chunker_core::chunk_slice;
 use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
-use crate::options::{config_error, decode_hash};
+use crate::options::decode_chunking;
 use crate::terms::chunk_struct;
 use crate::timeslice;
 
@@ -22,10 +22,9 @@ fn chunk<'a>(
     hash: Atom,
     with_data: bool,
 ) -> NifResult<Term<'a>> {
-    let algo = decode_hash(hash)?;
-    let config = match ChunkerConfig::from_u64(min, avg, max) {
-        Ok(config) => config,
-        Err(error) => return Ok(config_error(env, &error)),
+    let (config, algo) = match decode_chunking(env, (min, avg, max), hash)? {
+        Ok(decoded) => decoded,
+        Err(error) => return Ok(error),
     };
     let chunks = chunk_slice(input.as_slice(), &config, algo);
     let mut terms = Vec::with_capacity(chunks.len());

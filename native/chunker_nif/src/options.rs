@@ -7,7 +7,7 @@ use rustler::{Atom, Encoder, Env, NifResult, Term};
 use crate::atoms;
 
 /// `hash:` option atom -> algorithm (`:none` -> `None`); any other atom is a bad argument.
-pub fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
+fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
     if atom == atoms::blake3() {
         Ok(Some(HashAlgorithm::Blake3))
     } else if atom == atoms::sha256() {
@@ -19,8 +19,22 @@ pub fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
     }
 }
 
+/// The sizes and `hash:` atom of a chunking call: `Ok(Err(term))` carries the
+/// `{:error, {:invalid_options, ...}}` term to return for sizes the core refuses; an unknown
+/// hash atom is a bad argument.
+pub fn decode_chunking<'a>(
+    env: Env<'a>,
+    (min, avg, max): (u64, u64, u64),
+    hash: Atom,
+) -> NifResult<Result<(ChunkerConfig, Option<HashAlgorithm>), Term<'a>>> {
+    let algo = decode_hash(hash)?;
+    Ok(ChunkerConfig::from_u64(min, avg, max)
+        .map(|config| (config, algo))
+        .map_err(|error| config_error(env, &error)))
+}
+
 /// `{:error, {:invalid_options, option, message}}`
-pub fn config_error<'a>(env: Env<'a>, error: &ConfigError) -> Term<'a> {
+fn config_error<'a>(env: Env<'a>, error: &ConfigError) -> Term<'a> {
     let option = match error.option {
         SizeOption::Min => atoms::min_size(),
         SizeOption::Avg => atoms::avg_size(),
@@ -44,9 +58,11 @@ fn validate_sizes<'a>(
     avg: Term<'a>,
     max: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    // The average first, as the core checks it: the Elixir side may have derived the other
+    // two from it, and then only it is the user's.
     let sizes = [
-        (SizeOption::Min, min),
         (SizeOption::Avg, avg),
+        (SizeOption::Min, min),
         (SizeOption::Max, max),
     ];
     let mut values = [0u64; 3];
@@ -70,7 +86,7 @@ fn validate_sizes<'a>(
             }
         }
     }
-    let [min, avg, max] = values;
+    let [avg, min, max] = values;
     Ok(match ChunkerConfig::from_u64(min, avg, max) {
         Ok(_) => atoms::ok().encode(env),
         Err(error) => config_error(env, &error),

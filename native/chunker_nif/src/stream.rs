@@ -10,12 +10,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chunker_core::{Batch, Chunk, ChunkerConfig, IncrementalChunker, Source};
+use chunker_core::{Batch, Chunk, IncrementalChunker, Source};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
 use crate::exclusive::with_state;
-use crate::options::{config_error, decode_hash};
+use crate::options::decode_chunking;
 use crate::terms::chunk_struct;
 use crate::timeslice;
 
@@ -35,14 +35,22 @@ struct StreamState {
 }
 
 /// A binary being fed slice by slice: identified by its data pointer and length (the caller
-/// keeps it alive between the calls), with the input offset of its byte 0 (`base`) and of the
-/// first of its bytes that was fed (`first`). Chunks starting at or after `first` lie in it.
+/// keeps it alive between the calls), with the first of its bytes that was fed: its index in
+/// the binary and its input offset. Chunks starting at or after that offset lie in it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Parent {
     address: usize,
     len: usize,
-    base: u64,
-    first: u64,
+    first_index: usize,
+    first_offset: u64,
+}
+
+impl Parent {
+    /// The index in the binary of the byte at input `offset`, if the binary holds it.
+    fn index_of(&self, offset: u64) -> Option<usize> {
+        let delta = usize::try_from(offset.checked_sub(self.first_offset)?).ok()?;
+        self.first_index.checked_add(delta)
+    }
 }
 
 #[rustler::resource_impl]
@@ -64,10 +72,9 @@ fn stream_new<'a>(
     hash: Atom,
     with_data: bool,
 ) -> NifResult<Term<'a>> {
-    let algo = decode_hash(hash)?;
-    let config = match ChunkerConfig::from_u64(min, avg, max) {
-        Ok(config) => config,
-        Err(error) => return Ok(config_error(env, &error)),
+    let (config, algo) = match decode_chunking(env, (min, avg, max), hash)? {
+        Ok(decoded) => decoded,
+        Err(error) => return Ok(error),
     };
     LIVE.fetch_add(1, Ordering::Relaxed);
     let stream = ResourceArc::new(ChunkStream {
@@ -98,12 +105,12 @@ fn feed<'a>(
         // A slice continues the previous binary only if it is that binary and starts where
         // the last slice of it ended; anything else starts afresh.
         let parent = match state.parent {
-            Some(p) if (p.address, p.len) == identity && p.base + from as u64 == position => p,
+            Some(p) if (p.address, p.len) == identity && p.index_of(position) == Some(from) => p,
             _ => Parent {
                 address: identity.0,
                 len: identity.1,
-                base: position.saturating_sub(from as u64),
-                first: position,
+                first_index: from,
+                first_offset: position,
             },
         };
         state.parent = Some(parent);
@@ -171,13 +178,8 @@ fn encode_batch<'a>(
             terms.push(chunk_struct(env, chunk, None)?);
             continue;
         }
-        let inside = fed.and_then(|(binary, _, parent)| {
-            if chunk.offset < parent.first {
-                return None;
-            }
-            let start = usize::try_from(chunk.offset.checked_sub(parent.base)?).ok()?;
-            Some((binary, start))
-        });
+        let inside =
+            fed.and_then(|(binary, _, parent)| Some((binary, parent.index_of(chunk.offset)?)));
         let (binary, start) = match (inside, *source) {
             (Some(found), _) => found,
             (None, Source::Piece(start)) => {
