@@ -51,4 +51,25 @@ defmodule Chunker.Native do
   def hasher_update(_hasher, _binary, _from, _len), do: not_loaded()
   def hasher_update_dirty(_hasher, _binary, _from, _len), do: not_loaded()
   def hasher_finish(_hasher), do: not_loaded()
+  def compression_validate(_format, _level), do: not_loaded()
+  def detect_format(_binary), do: not_loaded()
+  def compress(_binary, _format, _level), do: not_loaded()
+  def decompress(_binary, _format, _max_size, _budget), do: not_loaded()
+  def compress_adaptive(_binary, _format, _level, _max_ratio, _max_entropy), do: not_loaded()
+
+  def compress_adaptive_dirty(_binary, _format, _level, _max_ratio, _max_entropy),
+    do: not_loaded()
+
+  def encoder_new(_format, _level, _collect, _size), do: not_loaded()
+  def encoder_update(_encoder, _binary, _from, _len), do: not_loaded()
+  def encoder_update_dirty(_encoder, _binary, _from, _len), do: not_loaded()
+  def encoder_finish(_encoder), do: not_loaded()
+  def encoder_finish_dirty(_encoder), do: not_loaded()
+  def decoder_new(_format, _max_size, _collect), do: not_loaded()
+  def decoder_feed(_decoder, _binary, _from, _len, _budget), do: not_loaded()
+  def decoder_feed_dirty(_decoder, _binary, _from, _len, _budget), do: not_loaded()
+  def decoder_finish(_decoder), do: not_loaded()
+  def decoder_finish_dirty(_decoder), do: not_loaded()
+  def encoders_step(_entries), do: not_loaded()
+  def decoders_step(_entries), do: not_loaded()
 end

@@ -19,14 +19,28 @@ defmodule Chunker.Schedule do
   # and about 0.4 us per chunk for building its term and hashing a small input (`Native.chunk`
   # of 1 MiB at 64/256/1024 sizes: 3413 chunks in 1.5-1.7 ms, against 0.5 ms at 64 KiB chunks).
 
+  #
+  # Compression and decompression rates (bytes of input, resp. output, per microsecond) come
+  # from `mix run bench/compression.exs` on the same machine, on real data (a tar of system
+  # files); zstd and xz levels are grouped by cost.
+
   @rates %{scan: 2_500, blake3: 6_000, sha256: 1_800}
   @per_chunk_us 0.4
   @normal_budget_us 100
   @dirty_slice_us 800
-  @slice_granule 65_536
+  @slice_granule 4_096
 
-  @typedoc "Chunking with a hash and an average chunk size, or hashing alone."
-  @type work :: {:chunk, :blake3 | :sha256 | :none, pos_integer()} | {:hash, :blake3 | :sha256}
+  @decompress_rates %{zstd: 1_200, lz4: 2_500, xz: 80, bzip2: 35}
+
+  @typedoc """
+  Chunking with a hash and an average chunk size, hashing alone, compressing at a level
+  (`nil`: the format's default), or decompressing.
+  """
+  @type work ::
+          {:chunk, :blake3 | :sha256 | :none, pos_integer()}
+          | {:hash, :blake3 | :sha256}
+          | {:compress, atom(), integer() | nil}
+          | {:decompress, atom()}
 
   @doc false
   @spec normal?(non_neg_integer(), work()) :: boolean()
@@ -45,4 +59,24 @@ defmodule Chunker.Schedule do
     do: 1 / @rates.scan + 1 / Map.fetch!(@rates, algo) + @per_chunk_us / avg
 
   defp us_per_byte({:hash, algo}), do: 1 / Map.fetch!(@rates, algo)
+  defp us_per_byte({:compress, format, level}), do: 1 / compress_rate(format, level)
+  defp us_per_byte({:decompress, format}), do: 1 / Map.fetch!(@decompress_rates, format)
+
+  defp compress_rate(:zstd, nil), do: compress_rate(:zstd, 3)
+  defp compress_rate(:zstd, level) when level < 0, do: 600
+  defp compress_rate(:zstd, level) when level <= 3, do: 250
+  defp compress_rate(:zstd, level) when level <= 6, do: 100
+  defp compress_rate(:zstd, level) when level <= 12, do: 30
+  defp compress_rate(:zstd, level) when level <= 17, do: 8
+  defp compress_rate(:zstd, _level), do: 3
+  defp compress_rate(:lz4, _level), do: 500
+  defp compress_rate(:xz, nil), do: compress_rate(:xz, 6)
+  defp compress_rate(:xz, level) when level <= 1, do: 15
+  defp compress_rate(:xz, level) when level <= 3, do: 8
+  defp compress_rate(:xz, _level), do: 2.5
+  defp compress_rate(:bzip2, _level), do: 12
+
+  @doc false
+  @spec normal_budget(work()) :: pos_integer()
+  def normal_budget(work), do: max(trunc(@normal_budget_us / us_per_byte(work)), 1)
 end

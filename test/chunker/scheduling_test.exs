@@ -32,6 +32,19 @@ defmodule Chunker.SchedulingTest do
     ])
   end
 
+  test "large inputs: compressing and decompressing in parallel", %{data: data} do
+    real = File.read!(Chunker.TestData.otp_tar())
+    {:ok, packed} = Chunker.Compression.compress(real, :zstd)
+    items = for <<item::binary-size(1_048_576) <- real>>, do: item
+
+    assert_responsive([
+      fn -> for format <- [:zstd, :lz4], do: Chunker.Compression.compress(real, format) end,
+      fn -> for _ <- 1..3, do: Chunker.Compression.decompress(packed) end,
+      fn -> Chunker.Compression.compress_many(items, :zstd) end,
+      fn -> Chunker.Compression.compress(binary_part(data, 0, 4_000_000), :xz, level: 1) end
+    ])
+  end
+
   test "loops of small calls on every normal scheduler", %{data: data} do
     # Just below the normal-scheduler limits: each call runs ~50-100 us on the caller's
     # scheduler, so only the NIFs' timeslice accounting lets the probe in.

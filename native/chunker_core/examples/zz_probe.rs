@@ -1,18 +1,40 @@
-use chunker_core::*;
+use chunker_core::compression::*;
 use std::time::Instant;
 fn main() {
-    let data: Vec<u8> = (0..4_000_000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
-    let config = ChunkerConfig::new(1 << 20, 4 << 20, 16 << 20).unwrap();
-    for piece in [100usize, 4096, 1 << 20] {
+    let data = std::fs::read("/work/main/tmp/real-64MiB.bin").unwrap();
+    for _ in 0..3 {
         let t = Instant::now();
-        let mut c = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
-        let mut n = 0;
-        for p in data.chunks(piece) {
-            n += c.feed(p).unwrap().len();
+        let mut total = 0;
+        for item in data.chunks(1 << 20) {
+            total += compress(item, Format::Zstd, None).unwrap().len();
         }
-        n += c.finish().unwrap().len();
-        println!("piece {piece}: {:?} ({n} chunks)", t.elapsed());
+        let one = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut total2 = 0;
+        for item in data.chunks(1 << 20) {
+            let mut out = Vec::new();
+            let mut sink = VecSink::new(&mut out);
+            let mut e = Encoder::with_size(Format::Zstd, None, Some(item.len() as u64)).unwrap();
+            for s in item.chunks(200 << 10) {
+                e.update(s, &mut sink).unwrap();
+            }
+            e.finish(&mut sink).unwrap();
+            drop(sink);
+            total2 += out.len();
+        }
+        let sliced = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut total3 = 0;
+        for item in data.chunks(1 << 20) {
+            let mut out = Vec::new();
+            let mut sink = VecSink::new(&mut out);
+            let mut e = Encoder::with_size(Format::Zstd, None, Some(item.len() as u64)).unwrap();
+            e.update(item, &mut sink).unwrap();
+            e.finish(&mut sink).unwrap();
+            drop(sink);
+            total3 += out.len();
+        }
+        let whole_stream = t.elapsed().as_secs_f64();
+        println!("one-shot {:.0} MB/s ({total}), 200K slices {:.0} MB/s ({total2}), stream whole {:.0} MB/s ({total3})", 67.1/one, 67.1/sliced, 67.1/whole_stream);
     }
 }

@@ -22,11 +22,13 @@
 //! ```
 
 mod chunk;
+pub mod compression;
 mod config;
 mod cut;
 mod hash;
 mod incremental;
 mod oneshot;
+pub mod parallel;
 mod pipeline;
 mod stream;
 

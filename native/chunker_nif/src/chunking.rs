@@ -26,17 +26,18 @@ fn chunk<'a>(
         Ok(decoded) => decoded,
         Err(error) => return Ok(error),
     };
-    let chunks = chunk_slice(input.as_slice(), &config, algo);
-    let mut terms = Vec::with_capacity(chunks.len());
-    for chunk in &chunks {
-        let data = if with_data {
-            let start = usize::try_from(chunk.offset).map_err(|_| rustler::Error::BadArg)?;
-            Some(input.make_subbinary(start, chunk.length)?)
-        } else {
-            None
-        };
-        terms.push(chunk_struct(env, chunk, data)?);
-    }
-    timeslice::account(env, input.len());
-    Ok((atoms::ok(), terms).encode(env))
+    timeslice::charged(env, || {
+        let chunks = chunk_slice(input.as_slice(), &config, algo);
+        let mut terms = Vec::with_capacity(chunks.len());
+        for chunk in &chunks {
+            let data = if with_data {
+                let start = usize::try_from(chunk.offset).map_err(|_| rustler::Error::BadArg)?;
+                Some(input.make_subbinary(start, chunk.length)?)
+            } else {
+                None
+            };
+            terms.push(chunk_struct(env, chunk, data)?);
+        }
+        Ok((atoms::ok(), terms).encode(env))
+    })
 }

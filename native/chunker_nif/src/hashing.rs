@@ -27,8 +27,8 @@ fn digest_binary<'a>(env: Env<'a>, digest: &[u8; 32]) -> Term<'a> {
 /// `hash(binary, algorithm)` -> 32-byte digest; normal scheduler.
 #[rustler::nif]
 fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<'a>> {
-    let digest = decode_algorithm(algorithm)?.hash(input.as_slice());
-    timeslice::account(env, input.len());
+    let algorithm = decode_algorithm(algorithm)?;
+    let digest = timeslice::charged(env, || algorithm.hash(input.as_slice()));
     Ok(digest_binary(env, &digest))
 }
 
@@ -77,9 +77,7 @@ fn hasher_update<'a>(
     from: usize,
     len: usize,
 ) -> NifResult<Term<'a>> {
-    let result = update(env, &resource, input, from, len);
-    timeslice::account(env, len);
-    result
+    timeslice::charged(env, || update(env, &resource, input, from, len))
 }
 
 /// `hasher_update/4` on a dirty CPU scheduler.

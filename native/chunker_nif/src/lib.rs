@@ -8,7 +8,10 @@
 
 mod allocator;
 mod atoms;
+mod binary_sink;
 mod chunking;
+mod codec;
+mod compression;
 mod exclusive;
 mod hashing;
 mod options;

@@ -125,14 +125,8 @@ fn feed<'a>(
 }
 
 /// `last` is the binary of the last feed, if the caller still has it: chunks that lie in it
-/// are returned as sub-binaries of it instead of copies. `charge` reports the work to the
-/// normal scheduler running the call.
-fn finish<'a>(
-    env: Env<'a>,
-    stream: &ChunkStream,
-    last: Term<'a>,
-    charge: bool,
-) -> NifResult<Term<'a>> {
+/// are returned as sub-binaries of it instead of copies.
+fn finish<'a>(env: Env<'a>, stream: &ChunkStream, last: Term<'a>) -> NifResult<Term<'a>> {
     let with_data = stream.with_data;
     let last = match last.decode::<Binary<'a>>() {
         Ok(binary) => Some(binary),
@@ -149,14 +143,10 @@ fn finish<'a>(
             }
             _ => None,
         };
-        let buffered = state.chunker.buffered();
         let chunks = match state.chunker.finish() {
             Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
             Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
         };
-        if charge {
-            timeslice::account(env, buffered);
-        }
         state.chunker.release();
         state.parent = None;
         Ok((atoms::ok(), chunks).encode(env))
@@ -231,9 +221,7 @@ fn stream_feed<'a>(
     from: usize,
     len: usize,
 ) -> NifResult<Term<'a>> {
-    let result = feed(env, &stream, binary, from, len);
-    timeslice::account(env, len);
-    result
+    timeslice::charged(env, || feed(env, &stream, binary, from, len))
 }
 
 /// `stream_feed/4` on a dirty CPU scheduler.
@@ -256,7 +244,7 @@ fn stream_finish<'a>(
     stream: ResourceArc<ChunkStream>,
     last: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    finish(env, &stream, last, true)
+    timeslice::charged(env, || finish(env, &stream, last))
 }
 
 /// `stream_finish/2` on a dirty CPU scheduler.
@@ -266,7 +254,7 @@ fn stream_finish_dirty<'a>(
     stream: ResourceArc<ChunkStream>,
     last: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    finish(env, &stream, last, false)
+    finish(env, &stream, last)
 }
 
 /// Frees the stream's buffers now; it behaves as finished afterwards. Always `:ok`.

@@ -1,0 +1,109 @@
+defmodule Chunker.Compression.Batch do
+  @moduledoc false
+  # Runs compress_many / decompress_many: every item gets its own encoder (decoder), and
+  # each dirty NIF call advances several of them by one slice each, in parallel on all cores.
+  # A call thus does about one slice of work per core (~0.8 ms), however large the items, and
+  # both cores stay busy: small items are packed many to a call, large ones take turns.
+
+  alias Chunker.{Error, Native, Schedule}
+
+  @doc false
+  @spec run(
+          [binary()],
+          Schedule.work(),
+          (binary() -> {:ok, term()} | {:error, Error.t()}),
+          :encode | :decode
+        ) ::
+          [{:ok, binary()} | {:error, Error.t()}]
+  def run(binaries, work, open, kind) do
+    slice = Schedule.slice_size(work)
+    round_work = slice * System.schedulers_online()
+    queue = binaries |> Enum.with_index() |> Enum.map(fn {binary, index} -> {index, binary} end)
+
+    loop(queue, [], %{}, kind, open, slice, round_work)
+    |> Enum.sort_by(&elem(&1, 0))
+    |> Enum.map(&elem(&1, 1))
+  end
+
+  # `active`: started items, as {index, binary, codec, from}, in turn order.
+  defp loop([], [], results, _kind, _open, _slice, _round), do: Map.to_list(results)
+
+  defp loop(queue, active, results, kind, open, slice, round_work) do
+    {entries, waiting, queue, results} =
+      pick(active, queue, results, {kind, open, slice, round_work})
+
+    if entries == [] do
+      loop(queue, waiting, results, kind, open, slice, round_work)
+    else
+      replies = step(kind, Enum.map(entries, &native_entry(&1, kind, slice)))
+
+      {stepped, results} =
+        entries
+        |> Enum.zip(replies)
+        |> Enum.reduce({[], results}, fn {entry, reply}, acc -> advance(entry, reply, acc) end)
+
+      # Items that waited go first next round.
+      loop(queue, waiting ++ Enum.reverse(stepped), results, kind, open, slice, round_work)
+    end
+  end
+
+  # Chooses this round's entries: started items first, then new ones, until the round holds
+  # about `round_work` bytes of work (always at least one entry). Returns the entries, the
+  # started items left waiting, the queue left, and the results so far.
+  defp pick(active, queue, results, config, work \\ 0, acc \\ [])
+
+  defp pick(active, queue, results, {_, _, _, round_work}, work, [_ | _] = acc)
+       when work >= round_work,
+       do: {Enum.reverse(acc), active, queue, results}
+
+  defp pick([item | rest], queue, results, {kind, _, slice, _} = config, work, acc),
+    do: pick(rest, queue, results, config, work + cost(item, kind, slice), [item | acc])
+
+  defp pick([], [{index, binary} | rest], results, {kind, open, slice, _} = config, work, acc) do
+    case open.(binary) do
+      {:ok, codec} ->
+        item = {index, binary, codec, 0}
+        pick([], rest, results, config, work + cost(item, kind, slice), [item | acc])
+
+      {:error, error} ->
+        pick([], rest, Map.put(results, index, {:error, error}), config, work, acc)
+    end
+  end
+
+  defp pick([], [], results, _config, _work, acc), do: {Enum.reverse(acc), [], [], results}
+
+  defp cost({_index, binary, _codec, from}, :encode, slice),
+    do: min(byte_size(binary) - from, slice)
+
+  # Decoding cost follows output, unknown in advance: a compressed byte is assumed to yield
+  # at least four.
+  defp cost({_index, binary, _codec, from}, :decode, slice),
+    do: min((byte_size(binary) - from) * 4, slice)
+
+  defp native_entry({_index, binary, codec, from}, :encode, slice) do
+    len = min(slice, byte_size(binary) - from)
+    {codec, binary, from, len, from + len == byte_size(binary)}
+  end
+
+  defp native_entry({_index, binary, codec, from}, :decode, slice) do
+    {codec, binary, from, byte_size(binary) - from, slice}
+  end
+
+  defp step(:encode, entries), do: Native.encoders_step(entries)
+  defp step(:decode, entries), do: Native.decoders_step(entries)
+
+  defp advance({index, _binary, _codec, _from}, {:ok, output}, {active, results})
+       when is_binary(output),
+       do: {active, Map.put(results, index, {:ok, output})}
+
+  defp advance({index, binary, codec, from}, {:ok, consumed, _pending}, {active, results}),
+    do: {[{index, binary, codec, from + consumed} | active], results}
+
+  defp advance({index, _, _, _}, {:error, {reason, message}}, {active, results}),
+    do: {active, Map.put(results, index, {:error, Error.new(reason, message)})}
+
+  defp advance({index, _, _, _}, {:error, reason}, {active, results}),
+    do:
+      {active,
+       Map.put(results, index, {:error, Error.new(reason, "the codec is busy (#{reason})")})}
+end

@@ -1,0 +1,147 @@
+//! Push-style compression.
+
+use super::bzip2::Bzip2Encoder;
+use super::error::CompressionError;
+use super::format::{Format, Level};
+use super::lz4::Lz4Encoder;
+use super::sink::Sink;
+use super::xz::XzEncoder;
+use super::zstd::ZstdEncoder;
+
+enum Kind {
+    Zstd(ZstdEncoder),
+    Lz4(Lz4Encoder),
+    Xz(XzEncoder),
+    Bzip2(Bzip2Encoder),
+}
+
+/// The numeric level to use for `format`: `level`'s (which must be for that format) or the
+/// format's default.
+pub(crate) fn resolve_level(format: Format, level: Option<Level>) -> Result<i32, CompressionError> {
+    match level {
+        Some(level) if level.format() != format => Err(CompressionError::InvalidOptions(format!(
+            "a level for {} was given to compress {format}",
+            level.format()
+        ))),
+        Some(level) => Ok(level.value()),
+        None => Ok(Level::default_for(format).value()),
+    }
+}
+
+/// A streaming compressor writing one frame (stream) of `format`.
+///
+/// ```
+/// use chunker_core::compression::{decompress, Encoder, Format, VecSink};
+/// let mut out = Vec::new();
+/// let mut sink = VecSink::new(&mut out);
+/// let mut encoder = Encoder::new(Format::Lz4, None).unwrap();
+/// for piece in [&b"hello "[..], b"world"] {
+///     encoder.update(piece, &mut sink).unwrap();
+/// }
+/// encoder.finish(&mut sink).unwrap();
+/// sink.finish();
+/// assert_eq!(decompress(&out, None, 1 << 20).unwrap(), b"hello world");
+/// ```
+pub struct Encoder {
+    kind: Kind,
+    format: Format,
+    /// Output to reserve before the first write, when the input size is known.
+    reserve: Option<usize>,
+    failed: Option<CompressionError>,
+    finished: bool,
+}
+
+/// A generous bound on a frame's size for `size` bytes of input: the output buffer then
+/// grows once, not repeatedly (each growth can move it, and touch new pages).
+fn output_bound(format: Format, size: u64) -> usize {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    match format {
+        Format::Zstd => zstd_safe::compress_bound(size),
+        Format::Lz4 => lz4_flex::block::get_maximum_output_size(size).saturating_add(64),
+        Format::Xz | Format::Bzip2 => size.saturating_add(size / 64).saturating_add(1024),
+    }
+}
+
+impl Encoder {
+    /// A compressor for `format` at `level` (the format's default when `None`).
+    pub fn new(format: Format, level: Option<Level>) -> Result<Self, CompressionError> {
+        Self::with_size(format, level, None)
+    }
+
+    /// Like [`Encoder::new`], for input of exactly `size` bytes when given: zstd and LZ4 then
+    /// record the size in the frame header (so a decoder can allocate once) and pick
+    /// parameters for it, as one-shot compression does. Feeding a different number of bytes
+    /// is an error at [`finish`](Self::finish).
+    pub fn with_size(
+        format: Format,
+        level: Option<Level>,
+        size: Option<u64>,
+    ) -> Result<Self, CompressionError> {
+        let value = resolve_level(format, level)?;
+        let kind = match format {
+            Format::Zstd => Kind::Zstd(ZstdEncoder::new(value, size)?),
+            Format::Lz4 => Kind::Lz4(match size.and_then(|s| usize::try_from(s).ok()) {
+                Some(len) => Lz4Encoder::for_length(len),
+                None => Lz4Encoder::new(),
+            }),
+            Format::Xz => Kind::Xz(XzEncoder::new(value)?),
+            Format::Bzip2 => Kind::Bzip2(Bzip2Encoder::new(value)?),
+        };
+        Ok(Self {
+            kind,
+            format,
+            reserve: size.map(|size| output_bound(format, size)),
+            failed: None,
+            finished: false,
+        })
+    }
+
+    /// The format being written.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Compresses all of `input` (the compressor may keep some of it until later calls).
+    pub fn update(&mut self, input: &[u8], sink: &mut dyn Sink) -> Result<(), CompressionError> {
+        if let Some(bytes) = self.reserve.take() {
+            let cap = sink.written().saturating_add(bytes);
+            sink.spare(bytes, cap)?;
+            sink.commit(0);
+        }
+        self.run(|kind| match kind {
+            Kind::Zstd(e) => e.update(input, sink),
+            Kind::Lz4(e) => e.update(input, sink),
+            Kind::Xz(e) => e.update(input, sink),
+            Kind::Bzip2(e) => e.update(input, sink),
+        })
+    }
+
+    /// Ends the frame, writing everything still held.
+    pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), CompressionError> {
+        self.run(|kind| match kind {
+            Kind::Zstd(e) => e.finish(sink),
+            Kind::Lz4(e) => e.finish(sink),
+            Kind::Xz(e) => e.finish(sink),
+            Kind::Bzip2(e) => e.finish(sink),
+        })?;
+        self.finished = true;
+        Ok(())
+    }
+
+    fn run<F>(&mut self, f: F) -> Result<(), CompressionError>
+    where
+        F: FnOnce(&mut Kind) -> Result<(), CompressionError>,
+    {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        if self.finished {
+            return Err(CompressionError::Finished);
+        }
+        let result = f(&mut self.kind);
+        if let Err(error) = &result {
+            self.failed = Some(error.clone());
+        }
+        result
+    }
+}

@@ -1,0 +1,113 @@
+//! Compressing and decompressing whole inputs held in memory.
+
+use super::decoder::Decoder;
+use super::encoder::{resolve_level, Encoder};
+use super::error::CompressionError;
+use super::format::{detect, Detected, Format, Level};
+use super::sink::{Sink, VecSink};
+use super::{lz4, zstd};
+
+/// Compresses `data` into one frame of `format`, at `level` (the format's default when
+/// `None`).
+///
+/// ```
+/// use chunker_core::compression::{compress, decompress, Format, Level};
+/// let data = b"the same words, the same words, the same words".repeat(100);
+/// let packed = compress(&data, Format::Zstd, Some(Level::new(Format::Zstd, 19).unwrap())).unwrap();
+/// assert!(packed.len() < data.len() / 10);
+/// assert_eq!(decompress(&packed, None, 1 << 20).unwrap(), data);
+/// ```
+pub fn compress(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::new();
+    compress_into(data, format, level, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`compress`], writing into `out` (cleared first; its allocation is reused).
+pub fn compress_into(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let mut sink = VecSink::new(out);
+    compress_to(data, format, level, &mut sink)
+}
+
+/// Like [`compress`], writing into any [`Sink`].
+pub fn compress_to(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    match format {
+        Format::Zstd => zstd::compress_oneshot(data, resolve_level(format, level)?, sink),
+        Format::Lz4 => {
+            resolve_level(format, level)?;
+            lz4::compress_oneshot(data, sink)
+        }
+        Format::Xz | Format::Bzip2 => {
+            let mut encoder = Encoder::new(format, level)?;
+            encoder.update(data, sink)?;
+            encoder.finish(sink)
+        }
+    }
+}
+
+/// The format of `data`: `format` if given, else detected from its magic bytes.
+pub fn resolve_format(data: &[u8], format: Option<Format>) -> Result<Format, CompressionError> {
+    match (format, detect(data)) {
+        (Some(format), _) | (None, Detected::Format(format)) => Ok(format),
+        (None, Detected::Gzip) => Err(CompressionError::UnsupportedFormat("gzip".to_string())),
+        (None, Detected::Unknown) => Err(CompressionError::UnknownFormat),
+    }
+}
+
+/// Decompresses `data` (all of its concatenated frames), detecting the format from its magic
+/// bytes unless `format` is given. Output past `limit` bytes is refused with
+/// [`CompressionError::SizeExceeded`]; truncated, corrupt and trailing data are errors.
+pub fn decompress(
+    data: &[u8],
+    format: Option<Format>,
+    limit: u64,
+) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::new();
+    decompress_into(data, format, limit, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`decompress`], writing into `out` (cleared first; its allocation is reused).
+pub fn decompress_into(
+    data: &[u8],
+    format: Option<Format>,
+    limit: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let mut sink = VecSink::new(out);
+    decompress_to(data, format, limit, &mut sink)
+}
+
+/// Like [`decompress`], writing into any [`Sink`].
+pub fn decompress_to(
+    data: &[u8],
+    format: Option<Format>,
+    limit: u64,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    let format = resolve_format(data, format)?;
+    let mut decoder = Decoder::new(format, limit)?;
+    let mut rest = data;
+    loop {
+        let step = decoder.decode(rest, sink, usize::MAX)?;
+        rest = rest.get(step.consumed..).unwrap_or_default();
+        if rest.is_empty() && !step.pending {
+            break;
+        }
+    }
+    decoder.finish(sink)
+}

@@ -1,0 +1,317 @@
+//! Round trips of every format through every API path, and the ways bad input must fail.
+//! (Interop with the command-line tools is tested from ExUnit, where CI installs them.)
+
+use chunker_core::compression::{
+    compress, compress_many, decompress, decompress_many, CompressionError, Decoder, Encoder,
+    Format, Level, VecSink,
+};
+use proptest::prelude::*;
+
+fn sample(len: usize, seed: u64) -> Vec<u8> {
+    // Compressible but not trivial: words from a small vocabulary with random bytes mixed in.
+    let words: [&[u8]; 6] = [
+        b"chunk ",
+        b"frame ",
+        b"block ",
+        b"zstd ",
+        b"store ",
+        b"\x00\x01\x02",
+    ];
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x % 5 == 0 {
+            out.push((x >> 24) as u8);
+        } else {
+            out.extend_from_slice(words[(x % 6) as usize]);
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// Streams `data` through an encoder in pieces of `piece` bytes.
+fn encode_in_pieces(data: &[u8], format: Format, piece: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut sink = VecSink::new(&mut out);
+    let mut encoder = Encoder::new(format, None).unwrap();
+    for p in data.chunks(piece.max(1)) {
+        encoder.update(p, &mut sink).unwrap();
+    }
+    encoder.finish(&mut sink).unwrap();
+    sink.finish();
+    out
+}
+
+/// Streams `packed` through a decoder in pieces, with a small output budget per call.
+fn decode_in_pieces(
+    packed: &[u8],
+    format: Format,
+    piece: usize,
+    budget: usize,
+    limit: u64,
+) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::new();
+    let mut sink = VecSink::new(&mut out);
+    let mut decoder = Decoder::new(format, limit)?;
+    for p in packed.chunks(piece.max(1)) {
+        let mut rest = p;
+        loop {
+            let step = decoder.decode(rest, &mut sink, budget)?;
+            rest = &rest[step.consumed..];
+            if rest.is_empty() && !step.pending {
+                break;
+            }
+        }
+    }
+    decoder.finish(&mut sink)?;
+    sink.finish();
+    Ok(out)
+}
+
+#[test]
+fn every_format_round_trips_through_every_path() {
+    for format in Format::ALL {
+        for len in [0usize, 1, 100, 65_536, 300_001, 5_000_000] {
+            let data = sample(len, len as u64 + 1);
+            let packed = compress(&data, format, None).unwrap();
+            assert_eq!(
+                decompress(&packed, None, u64::MAX).unwrap(),
+                data,
+                "{format} {len}"
+            );
+            let streamed = encode_in_pieces(&data, format, 77_777);
+            assert_eq!(decompress(&streamed, Some(format), u64::MAX).unwrap(), data);
+            for (piece, budget) in [(1_000, 4_096), (1 << 20, 1 << 20), (13, 1)] {
+                if piece == 13 && len > 100_000 {
+                    continue;
+                }
+                let back = decode_in_pieces(&packed, format, piece, budget, u64::MAX).unwrap();
+                assert_eq!(back, data, "{format} {len} piece {piece} budget {budget}");
+            }
+        }
+    }
+}
+
+#[test]
+fn concatenated_frames_decode_to_the_concatenation() {
+    for format in Format::ALL {
+        let (a, b) = (sample(100_000, 1), sample(50_000, 2));
+        let mut both = compress(&a, format, None).unwrap();
+        both.extend(compress(&b, format, None).unwrap());
+        let want = [a.clone(), b.clone()].concat();
+        assert_eq!(decompress(&both, None, u64::MAX).unwrap(), want, "{format}");
+        assert_eq!(
+            decode_in_pieces(&both, format, 999, 7_000, u64::MAX).unwrap(),
+            want
+        );
+    }
+}
+
+#[test]
+fn the_size_limit_is_exact() {
+    for format in Format::ALL {
+        let data = vec![0u8; 1_000_000];
+        let packed = compress(&data, format, None).unwrap();
+        assert_eq!(
+            decompress(&packed, None, 1_000_000).unwrap().len(),
+            1_000_000
+        );
+        assert_eq!(
+            decompress(&packed, None, 999_999),
+            Err(CompressionError::SizeExceeded { limit: 999_999 }),
+            "{format}"
+        );
+        assert_eq!(
+            decode_in_pieces(&packed, format, 100, 5_000, 999_999),
+            Err(CompressionError::SizeExceeded { limit: 999_999 }),
+            "{format} streaming"
+        );
+        assert!(decode_in_pieces(&packed, format, 100, 5_000, 1_000_000).is_ok());
+    }
+}
+
+#[test]
+fn a_bomb_stops_at_the_limit_without_growing_past_it() {
+    for format in Format::ALL {
+        let packed = compress(&vec![0u8; 64 << 20], format, None).unwrap();
+        let mut out = Vec::new();
+        let result = chunker_core::compression::decompress_into(&packed, None, 1 << 20, &mut out);
+        assert_eq!(
+            result,
+            Err(CompressionError::SizeExceeded { limit: 1 << 20 }),
+            "{format}"
+        );
+        // The buffer never grew much past the limit (one working buffer at most).
+        assert!(
+            out.capacity() <= (1 << 20) + (4 << 20) + 1,
+            "{format}: {}",
+            out.capacity()
+        );
+    }
+}
+
+#[test]
+fn truncated_input_is_an_error_at_every_length() {
+    for format in Format::ALL {
+        let data = sample(200_000, 9);
+        let packed = compress(&data, format, None).unwrap();
+        let step = (packed.len() / 60).max(1);
+        for cut in (0..packed.len()).step_by(step).chain([packed.len() - 1]) {
+            let result = decompress(&packed[..cut], Some(format), u64::MAX);
+            assert!(
+                result.is_err(),
+                "{format}: {cut} of {} bytes decoded",
+                packed.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_complete_frame_then_a_truncated_one_is_an_error() {
+    for format in Format::ALL {
+        let first = compress(&sample(30_000, 1), format, None).unwrap();
+        let second = compress(&sample(200_000, 2), format, None).unwrap();
+        let step = (second.len() / 40).max(1);
+        for cut in (1..second.len()).step_by(step) {
+            let input = [&first[..], &second[..cut]].concat();
+            assert!(
+                decompress(&input, None, u64::MAX).is_err(),
+                "{format}: second frame cut at {cut} decoded"
+            );
+            assert!(decode_in_pieces(&input, format, 4_096, 10_000, u64::MAX).is_err());
+        }
+    }
+}
+
+#[test]
+fn trailing_garbage_is_an_error() {
+    for format in Format::ALL {
+        let mut packed = compress(&sample(10_000, 3), format, None).unwrap();
+        packed.extend_from_slice(b"garbage after the frame");
+        let error = decompress(&packed, None, u64::MAX).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                CompressionError::TrailingData { .. } | CompressionError::Corrupt(_)
+            ),
+            "{format}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_and_foreign_data_are_errors() {
+    for format in Format::ALL {
+        let data = sample(100_000, 4);
+        let mut packed = compress(&data, format, None).unwrap();
+        let middle = packed.len() / 2;
+        packed[middle] ^= 0x55;
+        assert!(
+            decompress(&packed, None, u64::MAX).is_err(),
+            "{format} flipped byte"
+        );
+        for other in Format::ALL.into_iter().filter(|&f| f != format) {
+            let foreign = compress(&data, other, None).unwrap();
+            assert!(
+                decompress(&foreign, Some(format), u64::MAX).is_err(),
+                "{other} as {format}"
+            );
+        }
+        assert!(
+            decompress(b"", Some(format), u64::MAX).is_err(),
+            "{format} empty"
+        );
+    }
+    assert_eq!(
+        decompress(b"just text", None, 10),
+        Err(CompressionError::UnknownFormat)
+    );
+    assert!(matches!(
+        decompress(b"\x1f\x8b\x08\x00\x00\x00", None, 10),
+        Err(CompressionError::UnsupportedFormat(_))
+    ));
+}
+
+#[test]
+fn levels_change_the_output_and_are_checked() {
+    let data = sample(500_000, 5);
+    let fast = compress(
+        &data,
+        Format::Zstd,
+        Some(Level::new(Format::Zstd, -5).unwrap()),
+    )
+    .unwrap();
+    let strong = compress(
+        &data,
+        Format::Zstd,
+        Some(Level::new(Format::Zstd, 19).unwrap()),
+    )
+    .unwrap();
+    assert!(strong.len() < fast.len());
+    let xz_level = Level::new(Format::Xz, 1).unwrap();
+    assert!(matches!(
+        compress(&data, Format::Zstd, Some(xz_level)),
+        Err(CompressionError::InvalidOptions(_))
+    ));
+}
+
+#[test]
+fn batches_keep_order_and_fail_per_item() {
+    let items: Vec<Vec<u8>> = (0..40)
+        .map(|i| sample(20_000 + i * 1000, i as u64))
+        .collect();
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let packed: Vec<Vec<u8>> = compress_many(&refs, Format::Lz4, None)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut packed_refs: Vec<&[u8]> = packed.iter().map(Vec::as_slice).collect();
+    packed_refs[7] = b"not compressed";
+    let back = decompress_many(&packed_refs, None, u64::MAX);
+    for (i, result) in back.iter().enumerate() {
+        if i == 7 {
+            assert_eq!(result, &Err(CompressionError::UnknownFormat));
+        } else {
+            assert_eq!(result.as_ref().unwrap(), &items[i]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("CHUNKER_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(200)
+    ))]
+
+    #[test]
+    fn any_input_round_trips_in_any_pieces(
+        data in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..20_000),
+            proptest::collection::vec(0u8..3, 0..60_000),
+        ],
+        format in prop_oneof![Just(Format::Zstd), Just(Format::Lz4), Just(Format::Xz), Just(Format::Bzip2)],
+        piece in 1usize..5_000,
+        budget in 1usize..100_000,
+    ) {
+        let packed = encode_in_pieces(&data, format, piece);
+        prop_assert_eq!(&decompress(&packed, None, u64::MAX).unwrap(), &data);
+        prop_assert_eq!(decode_in_pieces(&packed, format, piece, budget, u64::MAX).unwrap(), data);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        data in proptest::collection::vec(any::<u8>(), 0..2_000),
+        format in prop_oneof![Just(Format::Zstd), Just(Format::Lz4), Just(Format::Xz), Just(Format::Bzip2)],
+        prefix in any::<bool>(),
+    ) {
+        // With a valid magic in front the decoders get past the first check.
+        let mut input = if prefix { compress(b"", format, None).unwrap()[..4].to_vec() } else { Vec::new() };
+        input.extend_from_slice(&data);
+        let _ = decompress(&input, Some(format), 1 << 20);
+        let _ = decode_in_pieces(&input, format, 7, 100, 1 << 20);
+    }
+}
