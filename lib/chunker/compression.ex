@@ -26,8 +26,9 @@ defmodule Chunker.Compression do
       iex> error.reason
       :truncated
 
-  Error reasons: `:invalid_options`, `:unknown_format`, `:unsupported_format` (gzip, LZ4
-  legacy frames), `:size_exceeded`, `:truncated`, `:trailing_data`, `:corrupt`,
+  Error reasons: `:invalid_options`, `:unknown_format`, `:unsupported_format` (gzip; LZ4
+  legacy frames when `format: :lz4` is forced, else they are `:unknown_format`),
+  `:size_exceeded`, `:truncated`, `:trailing_data`, `:corrupt`,
   `:memory_limit` (an xz stream needing over 256 MiB of decoder memory), `:out_of_memory`.
 
   ## Levels
@@ -91,8 +92,15 @@ defmodule Chunker.Compression do
 
       with {:ok, format} <- resolve_format(binary, format) do
         work = {:decompress, format}
+        budget = Schedule.normal_budget(work)
 
-        case Native.decompress(binary, format, max_size, Schedule.normal_budget(work)) do
+        # Input counts against the budget as output does, so large inputs skip the try.
+        reply =
+          if byte_size(binary) <= budget,
+            do: Native.decompress(binary, format, max_size, budget),
+            else: :budget
+
+        case reply do
           :budget -> decompress_sliced(binary, format, max_size, Schedule.slice_size(work))
           other -> result(other)
         end
@@ -131,8 +139,16 @@ defmodule Chunker.Compression do
     with {:ok, format} <- Options.format(format),
          {:ok, %{level: level}} <- Options.validate(opts, [:level], %{format: format}) do
       binaries = Enum.map(items, &Input.to_binary!/1)
-      open = &(Native.encoder_new(format, level, true, byte_size(&1)) |> result())
-      {:ok, Batch.run(binaries, {:compress, format, level}, open, :encode)}
+      slice = Schedule.slice_size({:compress, format, level})
+
+      open = fn binary ->
+        with {:ok, encoder} <-
+               Native.encoder_new(format, level, true, byte_size(binary)) |> result() do
+          {:ok, encoder, slice}
+        end
+      end
+
+      {:ok, Batch.run(binaries, open, :encode)}
     end
   end
 
@@ -148,12 +164,14 @@ defmodule Chunker.Compression do
       binaries = Enum.map(items, &Input.to_binary!/1)
 
       open = fn binary ->
-        with {:ok, format} <- resolve_format(binary, format) do
-          Native.decoder_new(format, max_size, true) |> result()
+        with {:ok, format} <- resolve_format(binary, format),
+             {:ok, decoder} <-
+               Native.decoder_new(format, max_size, true, byte_size(binary)) |> result() do
+          {:ok, decoder, Schedule.slice_size({:decompress, format})}
         end
       end
 
-      {:ok, Batch.run(binaries, {:decompress, format || :zstd}, open, :decode)}
+      {:ok, Batch.run(binaries, open, :decode)}
     end
   end
 
@@ -174,12 +192,14 @@ defmodule Chunker.Compression do
     %{level: level} = Options.validate!(opts, [:level], %{format: format})
     work = {:compress, format, level}
 
+    slice = Schedule.slice_size(work)
+
     Stream.transform(
       enumerable,
       fn -> Native.encoder_new(format, level, false, nil) |> result() |> bang() end,
-      fn piece, encoder -> {encode_piece(encoder, Input.to_binary!(piece), work), encoder} end,
+      fn piece, encoder -> {encode_piece(encoder, Input.to_binary!(piece), slice), encoder} end,
       fn encoder ->
-        {non_empty([finish_encoder(encoder, Schedule.normal?(0, work))]), encoder}
+        {non_empty([bang(Native.encoder_finish_dirty(encoder) |> result())]), encoder}
       end,
       fn _encoder -> :ok end
     )
@@ -201,7 +221,7 @@ defmodule Chunker.Compression do
 
     Stream.transform(
       enumerable,
-      fn -> {:detecting, options.format, max_size, []} end,
+      fn -> {:detecting, options.format, max_size, ""} end,
       fn piece, state -> decode_piece(state, Input.to_binary!(piece)) end,
       &finish_decoding/1,
       fn _state -> :ok end
@@ -254,7 +274,8 @@ defmodule Chunker.Compression do
   end
 
   defp decompress_sliced(binary, format, max_size, slice) do
-    with {:ok, decoder} <- Native.decoder_new(format, max_size, true) |> result(),
+    with {:ok, decoder} <-
+           Native.decoder_new(format, max_size, true, byte_size(binary)) |> result(),
          :ok <- decode_all(decoder, binary, 0, slice) do
       Native.decoder_finish_dirty(decoder) |> result()
     end
@@ -290,53 +311,55 @@ defmodule Chunker.Compression do
 
   # -- streams ---------------------------------------------------------------------------
 
-  defp encode_piece(encoder, binary, work) do
-    if Schedule.normal?(byte_size(binary), work) do
-      non_empty([bang(Native.encoder_update(encoder, binary, 0, byte_size(binary)) |> result())])
-    else
-      slice = Schedule.slice_size(work)
+  # Encoders buffer input and do their work in bursts (a bzip2 block sort takes tens of
+  # milliseconds whenever 900 KB have gathered), so however small the piece, the call goes to
+  # a dirty scheduler; large pieces go in slices.
+  defp encode_piece(_encoder, "", _slice), do: []
 
-      for from <- 0..(byte_size(binary) - 1)//slice,
-          output =
-            bang(
-              Native.encoder_update_dirty(
-                encoder,
-                binary,
-                from,
-                min(slice, byte_size(binary) - from)
-              )
-              |> result()
-            ),
-          output != "",
-          do: output
-    end
+  defp encode_piece(encoder, binary, slice) do
+    for from <- 0..(byte_size(binary) - 1)//slice,
+        len = min(slice, byte_size(binary) - from),
+        output = bang(Native.encoder_update_dirty(encoder, binary, from, len) |> result()),
+        output != "",
+        do: output
   end
 
-  defp finish_encoder(encoder, true), do: bang(Native.encoder_finish(encoder) |> result())
-  defp finish_encoder(encoder, false), do: bang(Native.encoder_finish_dirty(encoder) |> result())
-
-  # Stream state: {:detecting, forced_format, max_size, pieces_so_far} until the format is
+  # Stream state: {:detecting, forced_format, max_size, head_so_far} until the format is
   # known, then {:decoding, decoder, format}.
   @detect_bytes 10
+  # Skippable frames in front of the first real frame are gathered whole to see what follows
+  # them, up to this much.
+  @max_head 16 * 1_048_576
 
   defp decode_piece({:detecting, forced, max_size, seen}, binary) do
-    seen = [seen | binary]
+    head = seen <> binary
 
     cond do
-      forced != nil ->
-        start_decoding(forced, max_size, IO.iodata_to_binary(seen))
-
-      IO.iodata_length(seen) >= @detect_bytes ->
-        detect_and_start(IO.iodata_to_binary(seen), max_size)
-
-      true ->
-        {[], {:detecting, forced, max_size, seen}}
+      forced != nil -> start_decoding(forced, max_size, head)
+      ready_to_detect?(head) -> detect_and_start(head, max_size)
+      true -> {[], {:detecting, forced, max_size, head}}
     end
   end
 
   defp decode_piece({:decoding, decoder, format} = state, binary) do
     {decode_stream_piece(decoder, format, binary), state}
   end
+
+  defp ready_to_detect?(head) do
+    byte_size(head) >= @max_head or
+      (byte_size(head) >= @detect_bytes and not incomplete_skippable?(head))
+  end
+
+  # True while `head` is skippable frames the last of which (or the 10 bytes after which)
+  # has not fully arrived.
+  defp incomplete_skippable?(<<magic, 0x2A, 0x4D, 0x18, size::little-32, rest::binary>>)
+       when magic in 0x50..0x5F do
+    if byte_size(rest) < size + @detect_bytes,
+      do: true,
+      else: incomplete_skippable?(binary_part(rest, size, byte_size(rest) - size))
+  end
+
+  defp incomplete_skippable?(_head), do: false
 
   defp detect_and_start(head, max_size) do
     case resolve_format(head, nil) do
@@ -346,7 +369,7 @@ defmodule Chunker.Compression do
   end
 
   defp start_decoding(format, max_size, head) do
-    decoder = bang(Native.decoder_new(format, max_size, false) |> result())
+    decoder = bang(Native.decoder_new(format, max_size, false, 0) |> result())
     {decode_stream_piece(decoder, format, head), {:decoding, decoder, format}}
   end
 
@@ -381,19 +404,23 @@ defmodule Chunker.Compression do
     )
   end
 
-  defp finish_decoding({:detecting, forced, max_size, seen} = state) do
-    head = IO.iodata_to_binary(seen)
-
-    {outputs, {:decoding, decoder, _}} =
+  defp finish_decoding({:detecting, forced, max_size, head} = state) do
+    {outputs, decoding} =
       if forced,
         do: start_decoding(forced, max_size, head),
         else: detect_and_start(head, max_size)
 
-    {outputs ++ non_empty([bang(Native.decoder_finish_dirty(decoder) |> result())]), state}
+    # The head's output first, then the end: finishing before the head is decoded would
+    # report it truncated.
+    {tail, _} = finish_decoding(decoding)
+    {Stream.concat(outputs, tail), state}
   end
 
   defp finish_decoding({:decoding, decoder, _format} = state) do
-    {non_empty([bang(Native.decoder_finish_dirty(decoder) |> result())]), state}
+    finish =
+      Stream.flat_map([decoder], &non_empty([bang(Native.decoder_finish_dirty(&1) |> result())]))
+
+    {finish, state}
   end
 
   # -- results ---------------------------------------------------------------------------

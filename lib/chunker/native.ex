@@ -65,7 +65,7 @@ defmodule Chunker.Native do
   def encoder_update_dirty(_encoder, _binary, _from, _len), do: not_loaded()
   def encoder_finish(_encoder), do: not_loaded()
   def encoder_finish_dirty(_encoder), do: not_loaded()
-  def decoder_new(_format, _max_size, _collect), do: not_loaded()
+  def decoder_new(_format, _max_size, _collect, _input_size), do: not_loaded()
   def decoder_feed(_decoder, _binary, _from, _len, _budget), do: not_loaded()
   def decoder_feed_dirty(_decoder, _binary, _from, _len, _budget), do: not_loaded()
   def decoder_finish(_decoder), do: not_loaded()

@@ -74,6 +74,24 @@ defmodule Chunker.BombTest do
     end
   end
 
+  test "a header declaring gigabytes reserves nothing like it" do
+    # The tools write the content size when they read a file: 4 GiB, declared up front.
+    for format <- [:zstd, :lz4] do
+      packed = File.read!(CLI.bomb(format, 4 * @gib, true))
+
+      growth =
+        peak_growth(fn ->
+          assert [first] = [packed] |> Compression.decompress_stream() |> Enum.take(1)
+          assert byte_size(first) > 0
+
+          assert {:error, %Chunker.Error{reason: :size_exceeded}} =
+                   Compression.decompress(packed, max_size: 16 * @mib)
+        end)
+
+      assert growth < 48 * @mib, "#{format}: peak RSS grew #{div(growth, @mib)} MiB"
+    end
+  end
+
   # Runs `fun` and returns how far the process's peak RSS rose above its RSS before.
   defp peak_growth(fun) do
     :erlang.garbage_collect()

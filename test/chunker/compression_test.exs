@@ -75,6 +75,7 @@ defmodule Chunker.CompressionTest do
             zstd: ["--no-check"],
             lz4: ["-9"],
             lz4: ["-BD"],
+            lz4: ["-BD", "-B4"],
             lz4: ["-BX", "-B4"],
             lz4: ["--content-size", "--no-frame-crc"],
             xz: ["-1"],
@@ -101,6 +102,32 @@ defmodule Chunker.CompressionTest do
         {:ok, packed} = Compression.compress(samples.real, format, level: level)
         assert CLI.decompress(format, packed, dir) == {:ok, samples.real}, "#{format} #{level}"
       end
+    end
+  end
+
+  describe "decompress_stream edge cases" do
+    test "an input shorter than the detection window", %{tmp_dir: dir} do
+      empty = CLI.compress(:zstd, "", dir, ["--no-check"])
+      assert byte_size(empty) < 10
+      assert Compression.decompress(empty) == {:ok, ""}
+      assert Enum.to_list(Compression.decompress_stream([empty])) == []
+      assert Enum.join(Compression.decompress_stream([CLI.compress(:zstd, "abc", dir)])) == "abc"
+    end
+
+    test "a skippable frame in front, split across pieces", %{samples: samples} do
+      {:ok, packed} = Compression.compress(samples.real, :zstd)
+      skippable = <<0x50, 0x2A, 0x4D, 0x18, 4::little-32, "meta">>
+
+      for split <- [1, 5, 10, 12, 13, 20] do
+        pieces = TestData.split(skippable <> packed, [split, 100_000])
+        assert Enum.join(Compression.decompress_stream(pieces)) == samples.real, "split #{split}"
+      end
+    end
+
+    test "stopping early leaves nothing running", %{samples: samples} do
+      {:ok, packed} = Compression.compress(samples.zeros, :lz4)
+      assert [first | _] = Compression.decompress_stream([packed]) |> Enum.take(2)
+      assert is_binary(first) and first != ""
     end
   end
 

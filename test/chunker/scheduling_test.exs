@@ -9,12 +9,13 @@ defmodule Chunker.SchedulingTest do
   #   * normal-scheduler calls charge their time to the caller: 1-3 ms late; uncharged, a loop
   #     of ~100 KB calls on every scheduler: 40+ ms late.
   #
-  # The limit leaves room for the OS scheduler on a loaded 2-core machine.
+  # The limit leaves room for the OS scheduler on a loaded 2-core machine (seen: up to 12 ms
+  # in about one run in twenty, typically 1-7 ms), while catching both failures above.
   use ExUnit.Case, async: false
 
   alias Chunker.TestData
 
-  @max_lateness_ms 10
+  @max_lateness_ms 20
   @long_schedule_ms 10
 
   setup_all do
@@ -45,6 +46,19 @@ defmodule Chunker.SchedulingTest do
     ])
   end
 
+  test "streaming compression of small pieces never holds a normal scheduler", %{data: data} do
+    # Encoders work in bursts: bzip2 sorts a whole block (900 KB at level 9, ~80 ms) when it
+    # fills, whatever piece completed it. That call runs dirty, as all streaming encoder calls
+    # do; being one indivisible library call it can still delay timers by its length, so only
+    # the normal schedulers are checked here.
+    pieces = data |> binary_part(0, 2_000_000) |> Chunker.TestData.split([100])
+
+    assert_responsive(
+      [fn -> pieces |> Chunker.Compression.compress_stream(:bzip2) |> Stream.run() end],
+      probe: false
+    )
+  end
+
   test "loops of small calls on every normal scheduler", %{data: data} do
     # Just below the normal-scheduler limits: each call runs ~50-100 us on the caller's
     # scheduler, so only the NIFs' timeslice accounting lets the probe in.
@@ -60,7 +74,7 @@ defmodule Chunker.SchedulingTest do
     )
   end
 
-  defp assert_responsive(workers) do
+  defp assert_responsive(workers, opts \\ []) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
     probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), 0) end)
     workers |> Enum.map(&Task.async/1) |> Task.await_many(120_000)
@@ -69,8 +83,10 @@ defmodule Chunker.SchedulingTest do
     :erlang.system_monitor(:undefined)
     long = collect_long_schedules([])
 
-    assert lateness_us < @max_lateness_ms * 1000,
-           "a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late"
+    if Keyword.get(opts, :probe, true) do
+      assert lateness_us < @max_lateness_ms * 1000,
+             "a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late"
+    end
 
     assert long == [],
            "processes ran uninterrupted for over #{@long_schedule_ms} ms: #{inspect(long)}"

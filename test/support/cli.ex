@@ -35,17 +35,24 @@ defmodule Chunker.CLI do
     path
   end
 
-  @doc "A file of `gib` GiB of zeros compressed by the tool, made once under tmp/bombs."
-  def bomb(format, bytes) do
-    path = Path.expand("../../tmp/bombs/zeros-#{bytes}.#{format}", __DIR__)
+  @doc """
+  `bytes` of zeros compressed by the tool, made once under tmp/bombs. With `sized: true`
+  the tool reads a (sparse) file, so zstd and lz4 write the content size in the header.
+  """
+  def bomb(format, bytes, sized \\ false) do
+    name = "zeros-#{bytes}#{if sized, do: "-sized", else: ""}.#{format}"
+    path = Path.expand("../../tmp/bombs/#{name}", __DIR__)
 
     unless File.exists?(path) do
       File.mkdir_p!(Path.dirname(path))
       [tool | args] = Map.fetch!(@compress, format)
-      level = if format in [:xz, :bzip2], do: " -1", else: ""
+      flags = Enum.join(args ++ bomb_flags(format, sized), " ")
 
       command =
-        "head -c #{bytes} /dev/zero | #{tool} #{Enum.join(args, " ")}#{level} > #{path}.partial"
+        if sized,
+          do:
+            "truncate -s #{bytes} #{path}.zeros && #{tool} #{flags} #{path}.zeros > #{path}.partial; rm -f #{path}.zeros",
+          else: "head -c #{bytes} /dev/zero | #{tool} #{flags} > #{path}.partial"
 
       {_, 0} = System.cmd("sh", ["-c", command])
       File.rename!(path <> ".partial", path)
@@ -53,6 +60,10 @@ defmodule Chunker.CLI do
 
     path
   end
+
+  defp bomb_flags(format, _sized) when format in [:xz, :bzip2], do: ["-1"]
+  defp bomb_flags(:lz4, true), do: ["--content-size"]
+  defp bomb_flags(_format, _sized), do: []
 
   defp run!(tool, args) do
     case System.cmd(tool, args) do

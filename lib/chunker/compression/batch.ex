@@ -5,37 +5,33 @@ defmodule Chunker.Compression.Batch do
   # A call thus does about one slice of work per core (~0.8 ms), however large the items, and
   # both cores stay busy: small items are packed many to a call, large ones take turns.
 
-  alias Chunker.{Error, Native, Schedule}
+  alias Chunker.{Error, Native}
 
-  @doc false
+  # `open` makes an item's codec and says how large its slices are (bytes of input for an
+  # encoder, of output for a decoder): {:ok, codec, slice} or {:error, error}.
   @spec run(
           [binary()],
-          Schedule.work(),
-          (binary() -> {:ok, term()} | {:error, Error.t()}),
+          (binary() -> {:ok, term(), pos_integer()} | {:error, Error.t()}),
           :encode | :decode
-        ) ::
-          [{:ok, binary()} | {:error, Error.t()}]
-  def run(binaries, work, open, kind) do
-    slice = Schedule.slice_size(work)
-    round_work = slice * System.schedulers_online()
+        ) :: [{:ok, binary()} | {:error, Error.t()}]
+  def run(binaries, open, kind) do
     queue = binaries |> Enum.with_index() |> Enum.map(fn {binary, index} -> {index, binary} end)
 
-    loop(queue, [], %{}, kind, open, slice, round_work)
+    loop(queue, [], %{}, {kind, open, System.schedulers_online()})
     |> Enum.sort_by(&elem(&1, 0))
     |> Enum.map(&elem(&1, 1))
   end
 
-  # `active`: started items, as {index, binary, codec, from}, in turn order.
-  defp loop([], [], results, _kind, _open, _slice, _round), do: Map.to_list(results)
+  # Items in progress are {index, binary, codec, slice, from}, in turn order.
+  defp loop([], [], results, _config), do: Map.to_list(results)
 
-  defp loop(queue, active, results, kind, open, slice, round_work) do
-    {entries, waiting, queue, results} =
-      pick(active, queue, results, {kind, open, slice, round_work})
+  defp loop(queue, active, results, {kind, _, _} = config) do
+    {entries, waiting, queue, results} = pick(active, queue, results, config)
 
     if entries == [] do
-      loop(queue, waiting, results, kind, open, slice, round_work)
+      loop(queue, waiting, results, config)
     else
-      replies = step(kind, Enum.map(entries, &native_entry(&1, kind, slice)))
+      replies = step(kind, Enum.map(entries, &native_entry(&1, kind)))
 
       {stepped, results} =
         entries
@@ -43,27 +39,26 @@ defmodule Chunker.Compression.Batch do
         |> Enum.reduce({[], results}, fn {entry, reply}, acc -> advance(entry, reply, acc) end)
 
       # Items that waited go first next round.
-      loop(queue, waiting ++ Enum.reverse(stepped), results, kind, open, slice, round_work)
+      loop(queue, waiting ++ Enum.reverse(stepped), results, config)
     end
   end
 
   # Chooses this round's entries: started items first, then new ones, until the round holds
-  # about `round_work` bytes of work (always at least one entry). Returns the entries, the
+  # about one slice of work per core (always at least one entry). Returns the entries, the
   # started items left waiting, the queue left, and the results so far.
-  defp pick(active, queue, results, config, work \\ 0, acc \\ [])
+  defp pick(active, queue, results, config, work \\ 0.0, acc \\ [])
 
-  defp pick(active, queue, results, {_, _, _, round_work}, work, [_ | _] = acc)
-       when work >= round_work,
-       do: {Enum.reverse(acc), active, queue, results}
+  defp pick(active, queue, results, {_, _, cores}, work, [_ | _] = acc) when work >= cores,
+    do: {Enum.reverse(acc), active, queue, results}
 
-  defp pick([item | rest], queue, results, {kind, _, slice, _} = config, work, acc),
-    do: pick(rest, queue, results, config, work + cost(item, kind, slice), [item | acc])
+  defp pick([item | rest], queue, results, {kind, _, _} = config, work, acc),
+    do: pick(rest, queue, results, config, work + cost(item, kind), [item | acc])
 
-  defp pick([], [{index, binary} | rest], results, {kind, open, slice, _} = config, work, acc) do
+  defp pick([], [{index, binary} | rest], results, {kind, open, _} = config, work, acc) do
     case open.(binary) do
-      {:ok, codec} ->
-        item = {index, binary, codec, 0}
-        pick([], rest, results, config, work + cost(item, kind, slice), [item | acc])
+      {:ok, codec, slice} ->
+        item = {index, binary, codec, slice, 0}
+        pick([], rest, results, config, work + cost(item, kind), [item | acc])
 
       {:error, error} ->
         pick([], rest, Map.put(results, index, {:error, error}), config, work, acc)
@@ -72,37 +67,36 @@ defmodule Chunker.Compression.Batch do
 
   defp pick([], [], results, _config, _work, acc), do: {Enum.reverse(acc), [], [], results}
 
-  defp cost({_index, binary, _codec, from}, :encode, slice),
-    do: min(byte_size(binary) - from, slice)
+  # An entry's work, in slices: what it has left, up to one slice. Decoding cost follows
+  # output, unknown in advance: a compressed byte is assumed to yield at least four.
+  defp cost({_index, binary, _codec, slice, from}, :encode),
+    do: min((byte_size(binary) - from) / slice, 1.0)
 
-  # Decoding cost follows output, unknown in advance: a compressed byte is assumed to yield
-  # at least four.
-  defp cost({_index, binary, _codec, from}, :decode, slice),
-    do: min((byte_size(binary) - from) * 4, slice)
+  defp cost({_index, binary, _codec, slice, from}, :decode),
+    do: min((byte_size(binary) - from) * 4 / slice, 1.0)
 
-  defp native_entry({_index, binary, codec, from}, :encode, slice) do
+  defp native_entry({_index, binary, codec, slice, from}, :encode) do
     len = min(slice, byte_size(binary) - from)
     {codec, binary, from, len, from + len == byte_size(binary)}
   end
 
-  defp native_entry({_index, binary, codec, from}, :decode, slice) do
+  defp native_entry({_index, binary, codec, slice, from}, :decode) do
     {codec, binary, from, byte_size(binary) - from, slice}
   end
 
   defp step(:encode, entries), do: Native.encoders_step(entries)
   defp step(:decode, entries), do: Native.decoders_step(entries)
 
-  defp advance({index, _binary, _codec, _from}, {:ok, output}, {active, results})
-       when is_binary(output),
-       do: {active, Map.put(results, index, {:ok, output})}
+  defp advance({index, _, _, _, _}, {:ok, output}, {active, results}) when is_binary(output),
+    do: {active, Map.put(results, index, {:ok, output})}
 
-  defp advance({index, binary, codec, from}, {:ok, consumed, _pending}, {active, results}),
-    do: {[{index, binary, codec, from + consumed} | active], results}
+  defp advance({index, binary, codec, slice, from}, {:ok, consumed, _pending}, {active, results}),
+    do: {[{index, binary, codec, slice, from + consumed} | active], results}
 
-  defp advance({index, _, _, _}, {:error, {reason, message}}, {active, results}),
+  defp advance({index, _, _, _, _}, {:error, {reason, message}}, {active, results}),
     do: {active, Map.put(results, index, {:error, Error.new(reason, message)})}
 
-  defp advance({index, _, _, _}, {:error, reason}, {active, results}),
+  defp advance({index, _, _, _, _}, {:error, reason}, {active, results}),
     do:
       {active,
        Map.put(results, index, {:error, Error.new(reason, "the codec is busy (#{reason})")})}

@@ -282,6 +282,60 @@ fn batches_keep_order_and_fail_per_item() {
     }
 }
 
+#[test]
+fn a_declared_content_size_is_a_claim_not_an_allocation() {
+    // A real 100 KB zstd frame whose 4-byte content size field is changed to claim ~4 GiB.
+    let data = sample(100_000, 8);
+    let mut packed = compress(&data, Format::Zstd, None).unwrap();
+    assert_eq!(packed[4] >> 6, 2, "expected a 4-byte content size field");
+    let field = 4 + 1 + usize::from(packed[4] & 0x20 == 0); // window descriptor unless single segment
+    packed[field..field + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let mut out = Vec::new();
+    let result = chunker_core::compression::decompress_into(&packed, None, u64::MAX, &mut out);
+    assert!(result.is_err(), "{result:?}");
+    // One-shot decoding reserves at most 64 times the input (at least 8 MiB), not the claim.
+    assert!(
+        out.capacity() <= Decoder::reservation_for(packed.len()) + (1 << 20),
+        "{}",
+        out.capacity()
+    );
+    // A stream reserves nothing.
+    let mut out = Vec::new();
+    let mut sink = VecSink::new(&mut out);
+    let mut decoder = Decoder::new(Format::Zstd, u64::MAX).unwrap();
+    let _ = decoder.decode(&packed, &mut sink, 4096);
+    drop(sink);
+    assert!(out.capacity() < 1 << 20, "{}", out.capacity());
+}
+
+#[test]
+fn input_that_produces_nothing_still_counts_against_the_budget() {
+    // An LZ4 frame of 100,000 empty stored blocks, and 10,000 empty zstd frames.
+    let mut lz4 = compress(b"", Format::Lz4, None).unwrap();
+    let end = lz4.len() - 8;
+    let tail = lz4.split_off(end);
+    for _ in 0..100_000 {
+        lz4.extend_from_slice(&0x8000_0000u32.to_le_bytes());
+    }
+    lz4.extend_from_slice(&tail);
+    let empty_zstd = compress(b"", Format::Zstd, None).unwrap();
+    let zstd = empty_zstd.repeat(10_000);
+    for (format, input) in [(Format::Lz4, lz4), (Format::Zstd, zstd)] {
+        let mut out = Vec::new();
+        let mut sink = VecSink::new(&mut out);
+        let mut decoder = Decoder::new(format, u64::MAX).unwrap();
+        let step = decoder.decode(&input, &mut sink, 10_000).unwrap();
+        assert!(
+            step.consumed < 20_000,
+            "{format}: one call read {} bytes",
+            step.consumed
+        );
+        assert!(decode_in_pieces(&input, format, input.len(), 10_000, 10)
+            .unwrap()
+            .is_empty());
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("CHUNKER_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(200)

@@ -55,4 +55,11 @@ impl Sink for BinarySink {
     fn commit(&mut self, n: usize) {
         self.written = (self.written + n).min(self.binary.len());
     }
+
+    fn reserve(&mut self, total: usize) -> Result<(), CompressionError> {
+        if total > self.binary.len() && !self.binary.realloc(total) {
+            return Err(CompressionError::OutOfMemory);
+        }
+        Ok(())
+    }
 }

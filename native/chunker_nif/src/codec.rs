@@ -151,16 +151,26 @@ fn encoder_finish_dirty<'a>(
     encode_finish(env, &resource)
 }
 
-/// `decoder_new(format, max_size, collect)` -> `{:ok, decoder}` or `{:error, ...}`.
+/// `decoder_new(format, max_size, collect, input_size)` -> `{:ok, decoder}` or
+/// `{:error, ...}`. A collecting decoder may reserve output when frames declare their size,
+/// capped in proportion to `input_size` (a declared size can be a lie); a streaming one
+/// never reserves.
 #[rustler::nif]
 fn decoder_new<'a>(
     env: Env<'a>,
     format: Atom,
     max_size: u64,
     collect: bool,
+    input_size: usize,
 ) -> NifResult<Term<'a>> {
     let format = decode_format(format)?;
-    Ok(match Decoder::new(format, max_size) {
+    let created = Decoder::new(format, max_size).map(|mut decoder| {
+        if collect {
+            decoder.reserve_up_to(Decoder::reservation_for(input_size));
+        }
+        decoder
+    });
+    Ok(match created {
         Ok(codec) => {
             let state = Mutex::new(Coding {
                 codec,

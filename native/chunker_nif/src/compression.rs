@@ -112,6 +112,10 @@ fn compress<'a>(
     Ok(ok_binary(env, sink, result))
 }
 
+/// The most output one indivisible decoding step may produce on a normal scheduler: a zstd
+/// block (128 KiB, about 100 us to decode).
+const LARGEST_NORMAL_STEP: usize = 128 * 1024;
+
 /// `decompress(binary, format | nil, max_size, budget)` on a normal scheduler: `{:ok, binary}`
 /// when the whole output fits `budget` bytes, `:budget` when it does not (the caller goes on
 /// with a decoder resource), or `{:error, {reason, message}}`.
@@ -128,13 +132,15 @@ fn decompress<'a>(
         Ok(format) => format,
         Err(error) => return Ok(error_term(env, &error)),
     };
-    if Decoder::largest_step(format, data.as_slice()) > budget {
-        // One step could take longer than this call may: decode on a dirty scheduler.
+    // A step that can produce more than this (a 4 MiB LZ4 block, a bzip2 block) could take
+    // longer than a normal-scheduler call may: decode those on a dirty scheduler.
+    if Decoder::largest_step(format, data.as_slice()) > budget.max(LARGEST_NORMAL_STEP) {
         return Ok(atoms::budget().encode(env));
     }
     let mut sink = BinarySink::new();
     let outcome = timeslice::charged(env, || -> Result<bool, CompressionError> {
         let mut decoder = Decoder::new(format, max_size)?;
+        decoder.reserve_up_to(Decoder::reservation_for(data.len()));
         let step = decoder.decode(data.as_slice(), &mut sink, budget)?;
         if step.pending || step.consumed < data.len() {
             return Ok(false);

@@ -126,6 +126,7 @@ impl Bzip2Decoder {
                     return Err(CompressionError::Corrupt("bzip2 stream header".to_string()));
                 }
                 out.commit(0)?;
+                out.spend(HEADER);
                 self.decompress = Some(decompress);
                 continue;
             }
@@ -143,6 +144,7 @@ impl Bzip2Decoder {
             let produced = (decompress.total_out() - out_before) as usize;
             pos += taken;
             out.commit(produced)?;
+            out.spend(taken);
             if status == Status::StreamEnd {
                 self.decompress = None;
                 self.streams += 1;

@@ -15,15 +15,23 @@ pub(crate) struct Output<'a> {
     total: u64,
     limit: u64,
     budget_left: usize,
+    reserve_cap: usize,
 }
 
 impl<'a> Output<'a> {
-    fn new(sink: &'a mut dyn Sink, total: u64, limit: u64, budget: usize) -> Self {
+    fn new(
+        sink: &'a mut dyn Sink,
+        total: u64,
+        limit: u64,
+        budget: usize,
+        reserve_cap: usize,
+    ) -> Self {
         Self {
             sink,
             total,
             limit,
             budget_left: budget,
+            reserve_cap,
         }
     }
 
@@ -54,18 +62,26 @@ impl<'a> Output<'a> {
         Ok(())
     }
 
-    /// Makes room for `bytes` more bytes of output up front (capped by the limit), when a
-    /// frame declares its size: one allocation instead of repeated growth.
+    /// Asks the sink for room for `bytes` more bytes of output, when a frame declares its
+    /// size: one allocation instead of repeated growth. A declared size is only a claim, so
+    /// the room asked for is capped by the size limit and by the decoder's reservation cap
+    /// (none for streams).
     pub(crate) fn reserve(&mut self, bytes: u64) -> Result<(), CompressionError> {
         let want = usize::try_from(bytes)
             .unwrap_or(usize::MAX)
-            .min(self.allowed());
+            .min(self.allowed())
+            .min(self.reserve_cap);
         if want > 0 {
-            let cap = self.sink.written().saturating_add(want);
-            self.sink.spare(want, cap)?;
-            self.sink.commit(0);
+            self.sink
+                .reserve(self.sink.written().saturating_add(want))?;
         }
         Ok(())
+    }
+
+    /// Charges `bytes` of input read to this call's budget: input that produces no output
+    /// (empty blocks, skippable frames) must not make a call unbounded.
+    pub(crate) fn spend(&mut self, bytes: usize) {
+        self.budget_left = self.budget_left.saturating_sub(bytes);
     }
 
     /// Copies `bytes` out, stopping with [`CompressionError::SizeExceeded`] at the limit.
@@ -97,10 +113,12 @@ impl<'a> Output<'a> {
 /// What one [`Decoder::decode`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
-    /// Bytes of the given input consumed; the caller passes the rest again.
+    /// Bytes of the given input consumed. A call that spent its budget may leave input
+    /// unconsumed; the caller passes the rest again.
     pub consumed: usize,
-    /// True when the call stopped because its output budget was spent: calling again (even
-    /// with no new input) produces more.
+    /// True when the call stopped with output still held inside the decoder: calling again,
+    /// even with no new input, produces more. When false and all input was consumed, the
+    /// decoder needs more input (or [`Decoder::finish`]).
     pub pending: bool,
 }
 
@@ -138,6 +156,7 @@ pub struct Decoder {
     format: Format,
     total_out: u64,
     limit: u64,
+    reserve_cap: usize,
     failed: Option<CompressionError>,
     finished: bool,
 }
@@ -158,21 +177,36 @@ impl Decoder {
             format,
             total_out: 0,
             limit,
+            reserve_cap: 0,
             failed: None,
             finished: false,
         })
     }
 
+    /// Lets the decoder reserve output up front when a frame declares its size (zstd, LZ4),
+    /// up to `cap` bytes per frame. Worth it when all output is collected in one buffer; a
+    /// stream that hands its output out piece by piece should not (the default). The size
+    /// a frame declares can be a lie, so keep `cap` proportional to the input, e.g.
+    /// [`Decoder::reservation_for`].
+    pub fn reserve_up_to(&mut self, cap: usize) {
+        self.reserve_cap = cap;
+    }
+
+    /// A reservation cap for `input_len` bytes of input: 64 times the input, at least 8 MiB.
+    pub fn reservation_for(input_len: usize) -> usize {
+        input_len.saturating_mul(64).max(8 << 20)
+    }
+
     /// An upper bound on the output of one indivisible decoding step of `data` in `format`,
-    /// whatever the budget: a budget below it can still see a call produce this much. zstd
-    /// and xz decode into the output as far as it reaches (a zstd block is at most 128 KiB);
-    /// an LZ4 block is decoded whole (its frame header says how large blocks are, up to
-    /// 4 MiB); a bzip2 block is decoded whole, and its run-length stage can expand 900 KB of
-    /// block into about 45 MB.
+    /// whatever the budget: a budget below it can still see a call produce this much. xz
+    /// decodes into the output as far as it reaches; zstd decodes a block (at most 128 KiB)
+    /// at a time; an LZ4 block is decoded whole (its frame header says how large blocks are,
+    /// up to 4 MiB); a bzip2 block is decoded whole, and its run-length stage can expand
+    /// 900 KB of block into about 45 MB.
     pub fn largest_step(format: Format, data: &[u8]) -> usize {
         match format {
             Format::Zstd => 128 * 1024,
-            Format::Xz => 256 * 1024,
+            Format::Xz => 0,
             Format::Lz4 => super::lz4::first_block_max(data).unwrap_or(4 * 1024 * 1024),
             Format::Bzip2 => 46 * 1024 * 1024,
         }
@@ -233,7 +267,13 @@ impl Decoder {
         if self.finished {
             return Err(CompressionError::Finished);
         }
-        let mut out = Output::new(sink, self.total_out, self.limit, budget.max(1));
+        let mut out = Output::new(
+            sink,
+            self.total_out,
+            self.limit,
+            budget.max(1),
+            self.reserve_cap,
+        );
         let result = f(&mut self.kind, &mut out);
         self.total_out = out.total;
         if let Err(error) = &result {

@@ -104,9 +104,7 @@ impl Encoder {
     /// Compresses all of `input` (the compressor may keep some of it until later calls).
     pub fn update(&mut self, input: &[u8], sink: &mut dyn Sink) -> Result<(), CompressionError> {
         if let Some(bytes) = self.reserve.take() {
-            let cap = sink.written().saturating_add(bytes);
-            sink.spare(bytes, cap)?;
-            sink.commit(0);
+            sink.reserve(sink.written().saturating_add(bytes))?;
         }
         self.run(|kind| match kind {
             Kind::Zstd(e) => e.update(input, sink),

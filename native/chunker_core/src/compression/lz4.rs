@@ -244,6 +244,8 @@ pub(crate) struct Lz4Decoder {
     scratch: Vec<u8>,
     frames: u64,
     consumed: u64,
+    /// Input offset where the unit being read began.
+    unit_offset: u64,
     /// A frame's declared content size, to reserve output for before its first block.
     reserve_hint: Option<u64>,
 }
@@ -265,6 +267,7 @@ impl Lz4Decoder {
             scratch: Vec::new(),
             frames: 0,
             consumed: 0,
+            unit_offset: 0,
             reserve_hint: None,
         }
     }
@@ -287,17 +290,23 @@ impl Lz4Decoder {
 
     pub(crate) fn decode(&mut self, input: &[u8], out: &mut Output<'_>) -> Progress {
         let mut pos = 0;
+        let mut progressed = false;
         loop {
+            // Units (input read and output written alike) count against the budget; one
+            // unit per call at least, so that every call makes progress.
+            if progressed && out.budget_spent() {
+                break;
+            }
+            if self.pending.is_empty() {
+                self.unit_offset = self.consumed + pos as u64;
+            }
             if self.state == State::Magic {
                 let rest = input.get(pos..).unwrap_or_default();
                 if self.pending.is_empty() && rest.is_empty() {
                     break;
                 }
                 if self.pending.is_empty() && !could_start_frame(rest) {
-                    return Err(self.trailing_at(pos));
-                }
-                if out.budget_spent() && self.frames > 0 {
-                    break;
+                    return Err(self.trailing_at_unit());
                 }
             }
             let need = self.unit_size();
@@ -308,15 +317,14 @@ impl Lz4Decoder {
                 Unit::Direct(range) => input.get(range.clone()).unwrap_or_default(),
                 Unit::Gathered(bytes) => bytes.as_slice(),
             };
-            let result = self.process(bytes, pos, out);
+            let result = self.process(bytes, out);
             if let Unit::Gathered(mut buffer) = unit {
                 buffer.clear();
                 self.pending = buffer;
             }
             result?;
-            if out.budget_spent() && matches!(self.state, State::BlockSize) {
-                break;
-            }
+            out.spend(need);
+            progressed = true;
         }
         self.consumed += pos as u64;
         Ok(Step {
@@ -335,19 +343,15 @@ impl Lz4Decoder {
         }
     }
 
-    fn trailing_at(&self, pos: usize) -> CompressionError {
+    /// Trailing data starting where the current unit (a would-be frame magic) began.
+    fn trailing_at_unit(&self) -> CompressionError {
         CompressionError::TrailingData {
-            offset: self.consumed + pos as u64,
+            offset: self.unit_offset,
         }
     }
 
-    /// Handles one complete unit; `pos` is the input position just after it.
-    fn process(
-        &mut self,
-        bytes: &[u8],
-        pos: usize,
-        out: &mut Output<'_>,
-    ) -> Result<(), CompressionError> {
+    /// Handles one complete unit.
+    fn process(&mut self, bytes: &[u8], out: &mut Output<'_>) -> Result<(), CompressionError> {
         match self.state {
             State::Magic => {
                 if is_lz4_magic(bytes) {
@@ -359,7 +363,7 @@ impl Lz4Decoder {
                         "lz4 legacy frames (lz4 -l)".to_string(),
                     ));
                 } else {
-                    return Err(self.trailing_at(pos.saturating_sub(4)));
+                    return Err(self.trailing_at_unit());
                 }
             }
             State::SkipSize => {

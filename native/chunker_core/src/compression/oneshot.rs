@@ -101,6 +101,7 @@ pub fn decompress_to(
 ) -> Result<(), CompressionError> {
     let format = resolve_format(data, format)?;
     let mut decoder = Decoder::new(format, limit)?;
+    decoder.reserve_up_to(Decoder::reservation_for(data.len()));
     let mut rest = data;
     loop {
         let step = decoder.decode(rest, sink, usize::MAX)?;

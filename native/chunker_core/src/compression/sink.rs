@@ -16,6 +16,13 @@ pub trait Sink {
 
     /// Marks the first `n` bytes of the last [`spare`](Self::spare) region as written.
     fn commit(&mut self, n: usize);
+
+    /// A hint that about `total` bytes will be written in all: room may be made for them now,
+    /// without touching the memory. Does nothing by default.
+    fn reserve(&mut self, total: usize) -> Result<(), CompressionError> {
+        let _ = total;
+        Ok(())
+    }
 }
 
 /// The capacity to grow to: at least `needed`, doubling the current capacity when that is
@@ -75,5 +82,12 @@ impl Sink for VecSink<'_> {
 
     fn commit(&mut self, n: usize) {
         self.written = (self.written + n).min(self.vec.len());
+    }
+
+    fn reserve(&mut self, total: usize) -> Result<(), CompressionError> {
+        let more = total.saturating_sub(self.vec.len());
+        self.vec
+            .try_reserve_exact(more)
+            .map_err(|_| CompressionError::OutOfMemory)
     }
 }

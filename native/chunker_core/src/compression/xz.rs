@@ -102,11 +102,15 @@ impl XzDecoder {
             let produced = (self.stream.total_out() - out_before) as usize;
             pos += taken;
             out.commit(produced)?;
+            out.spend(taken);
             match result {
                 Ok(_) => {}
-                // After a complete stream, anything but padding or another stream is trailing.
+                // liblzma does not say where a stream ended, so bytes that are not a stream
+                // after the first one cannot be told from a corrupt header of the next.
                 Err(LzmaError::Format) if in_before > 0 => {
-                    return Err(CompressionError::TrailingData { offset: in_before })
+                    return Err(CompressionError::Corrupt(format!(
+                        "xz: no stream where one should start (around input offset {in_before}; trailing data?)"
+                    )))
                 }
                 Err(error) => return Err(lzma_error(error)),
             }

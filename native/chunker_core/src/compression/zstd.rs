@@ -205,6 +205,7 @@ impl ZstdDecoder {
             let (taken, produced) = (inb.pos(), outb.pos());
             pos += taken;
             out.commit(produced)?;
+            out.spend(taken);
             if hint == 0 {
                 self.in_frame = false;
                 self.frames += 1;
