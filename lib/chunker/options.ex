@@ -79,8 +79,7 @@ defmodule Chunker.Options do
   """
   @spec validate(term()) :: {:ok, t()} | {:error, Error.t()}
   def validate(opts) do
-    with :ok <- check_keyword(opts),
-         :ok <- check_known(opts),
+    with :ok <- check_keys(opts, @known),
          {:ok, preset} <- fetch_preset(opts),
          {:ok, hash} <- fetch_choice(opts, :hash, @hashes, :blake3),
          {:ok, data} <- fetch_choice(opts, :data, [true, false], true),
@@ -101,34 +100,33 @@ defmodule Chunker.Options do
     end
   end
 
-  defp check_keyword(opts) do
-    if keyword?(opts),
-      do: :ok,
-      else: invalid("options must be a keyword list, got: #{inspect(opts)}")
-  end
-
-  # Walks the list by hand: an improper list is an invalid option, not a crash.
-  defp keyword?([{key, _value} | rest]) when is_atom(key), do: keyword?(rest)
-  defp keyword?([]), do: true
-  defp keyword?(_other), do: false
-
-  defp check_known(opts) do
-    keys = Keyword.keys(opts)
-
+  @doc false
+  # Shared with Chunker.Compression.Options: `opts` must be a proper keyword list of `known`
+  # keys, each given once.
+  @spec check_keys(term(), [atom()]) :: :ok | {:error, Error.t()}
+  def check_keys(opts, known) do
     cond do
-      unknown = Enum.find(keys, &(&1 not in @known)) ->
+      not keyword?(opts) ->
+        invalid("options must be a keyword list, got: #{inspect(opts)}")
+
+      unknown = Enum.find(Keyword.keys(opts), &(&1 not in known)) ->
         invalid(
           "unknown option #{inspect(unknown)}; known options are " <>
-            Enum.map_join(@known, ", ", &inspect/1)
+            Enum.map_join(known, ", ", &inspect/1)
         )
 
-      duplicate = Enum.find(keys -- Enum.uniq(keys), & &1) ->
+      duplicate = Enum.find(Keyword.keys(opts) -- Enum.uniq(Keyword.keys(opts)), & &1) ->
         invalid("option #{inspect(duplicate)} is given more than once")
 
       true ->
         :ok
     end
   end
+
+  # Walks the list by hand: an improper list is an invalid option, not a crash.
+  defp keyword?([{key, _value} | rest]) when is_atom(key), do: keyword?(rest)
+  defp keyword?([]), do: true
+  defp keyword?(_other), do: false
 
   defp fetch_preset(opts) do
     name = Keyword.get(opts, :preset, :default)

@@ -30,8 +30,7 @@ defmodule Chunker.Compression.Options do
   """
   @spec validate(term(), [atom()], map()) :: {:ok, map()} | {:error, Error.t()}
   def validate(opts, allowed, context) do
-    with :ok <- keyword(opts),
-         :ok <- known(opts, allowed) do
+    with :ok <- Chunker.Options.check_keys(opts, allowed) do
       Enum.reduce_while(allowed, {:ok, %{}}, fn key, {:ok, acc} ->
         case check(key, Keyword.fetch(opts, key), Map.put(context, :options, acc)) do
           {:ok, value} -> {:cont, {:ok, Map.put(acc, key, value)}}
@@ -47,31 +46,6 @@ defmodule Chunker.Compression.Options do
     case validate(opts, allowed, context) do
       {:ok, options} -> options
       {:error, error} -> raise error
-    end
-  end
-
-  defp keyword(opts) do
-    if keyword?(opts),
-      do: :ok,
-      else: invalid("options must be a keyword list, got: #{inspect(opts)}")
-  end
-
-  defp keyword?([{key, _} | rest]) when is_atom(key), do: keyword?(rest)
-  defp keyword?([]), do: true
-  defp keyword?(_), do: false
-
-  defp known(opts, allowed) do
-    keys = Keyword.keys(opts)
-
-    cond do
-      unknown = Enum.find(keys, &(&1 not in allowed)) ->
-        invalid("unknown option #{inspect(unknown)}; known options are #{inspect(allowed)}")
-
-      duplicate = Enum.find(keys -- Enum.uniq(keys), & &1) ->
-        invalid("option #{inspect(duplicate)} is given more than once")
-
-      true ->
-        :ok
     end
   end
 

@@ -19,9 +19,11 @@ use chunker_core::compression::{compress, decompress, Format};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn data() -> Vec<u8> {
-    let path = std::env::var("CHUNKER_BENCH_DATA").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tmp/real-64MiB.bin")
-    });
+    let path = std::env::var("CHUNKER_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tmp/real-64MiB.bin")
+        });
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!("{path:?}: {e} (run `mix run bench/compression.exs` once to make it)")
     })
@@ -31,8 +33,10 @@ fn crate_compress(format: Format, data: &[u8]) -> Vec<u8> {
     match format {
         Format::Zstd => {
             let mut cctx = zstd_safe::CCtx::create();
-            cctx.set_parameter(zstd_safe::CParameter::CompressionLevel(3)).unwrap();
-            cctx.set_parameter(zstd_safe::CParameter::ChecksumFlag(true)).unwrap();
+            cctx.set_parameter(zstd_safe::CParameter::CompressionLevel(3))
+                .unwrap();
+            cctx.set_parameter(zstd_safe::CParameter::ChecksumFlag(true))
+                .unwrap();
             let mut out = vec![0u8; zstd_safe::compress_bound(data.len())];
             let n = cctx.compress2(&mut out[..], data).unwrap();
             out.truncate(n);
@@ -40,14 +44,18 @@ fn crate_compress(format: Format, data: &[u8]) -> Vec<u8> {
         }
         Format::Lz4 => {
             use lz4_flex::frame::{BlockSize, FrameEncoder, FrameInfo};
-            let info = FrameInfo::new().block_size(BlockSize::Max4MB).content_checksum(true);
+            let info = FrameInfo::new()
+                .block_size(BlockSize::Max4MB)
+                .content_checksum(true);
             let mut encoder = FrameEncoder::with_frame_info(info, Vec::new());
             encoder.write_all(data).unwrap();
             encoder.finish().unwrap()
         }
         Format::Xz => {
             let mut out = Vec::new();
-            liblzma::read::XzEncoder::new(data, 6).read_to_end(&mut out).unwrap();
+            liblzma::read::XzEncoder::new(data, 6)
+                .read_to_end(&mut out)
+                .unwrap();
             out
         }
         Format::Bzip2 => {
@@ -71,13 +79,19 @@ fn crate_decompress(format: Format, packed: &[u8], len: usize) -> Vec<u8> {
             dctx.decompress_stream(&mut outb, &mut inb).unwrap();
         }
         Format::Lz4 => {
-            lz4_flex::frame::FrameDecoder::new(packed).read_to_end(&mut out).unwrap();
+            lz4_flex::frame::FrameDecoder::new(packed)
+                .read_to_end(&mut out)
+                .unwrap();
         }
         Format::Xz => {
-            liblzma::read::XzDecoder::new(packed).read_to_end(&mut out).unwrap();
+            liblzma::read::XzDecoder::new(packed)
+                .read_to_end(&mut out)
+                .unwrap();
         }
         Format::Bzip2 => {
-            bzip2::read::BzDecoder::new(packed).read_to_end(&mut out).unwrap();
+            bzip2::read::BzDecoder::new(packed)
+                .read_to_end(&mut out)
+                .unwrap();
         }
     }
     out
@@ -93,7 +107,11 @@ fn codecs(c: &mut Criterion) {
         let mut group = c.benchmark_group(format.name());
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
-        group.measurement_time(Duration::from_secs(if data.len() > 8 << 20 { 5 } else { 15 }));
+        group.measurement_time(Duration::from_secs(if data.len() > 8 << 20 {
+            5
+        } else {
+            15
+        }));
         group.throughput(Throughput::Bytes(data.len() as u64));
         group.bench_function(BenchmarkId::new("compress", "crate"), |b| {
             b.iter(|| crate_compress(format, black_box(data)))

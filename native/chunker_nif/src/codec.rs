@@ -35,6 +35,26 @@ struct Coding<C> {
     collect: bool,
 }
 
+/// `{:ok, resource}` holding a new codec, or the error that kept it from being made.
+fn new_resource<'a, C, R: Resource>(
+    env: Env<'a>,
+    created: Result<C, CompressionError>,
+    collect: bool,
+    wrap: impl FnOnce(Mutex<Coding<C>>) -> R,
+) -> Term<'a> {
+    match created {
+        Ok(codec) => {
+            let state = Mutex::new(Coding {
+                codec,
+                sink: BinarySink::new(),
+                collect,
+            });
+            (atoms::ok(), ResourceArc::new(wrap(state))).encode(env)
+        }
+        Err(error) => error_term(env, &error),
+    }
+}
+
 impl<C> Coding<C> {
     /// This call's output (nothing while collecting).
     fn output<'a>(&mut self, env: Env<'a>) -> Result<Binary<'a>, CompressionError> {
@@ -64,17 +84,9 @@ fn encoder_new<'a>(
     let format = decode_format(format)?;
     let created =
         decode_level(format, level)?.and_then(|level| Compressor::with_size(format, level, size));
-    Ok(match created {
-        Ok(codec) => {
-            let state = Mutex::new(Coding {
-                codec,
-                sink: BinarySink::new(),
-                collect,
-            });
-            (atoms::ok(), ResourceArc::new(EncoderResource { state })).encode(env)
-        }
-        Err(error) => error_term(env, &error),
-    })
+    Ok(new_resource(env, created, collect, |state| {
+        EncoderResource { state }
+    }))
 }
 
 fn encode<'a>(
@@ -170,17 +182,9 @@ fn decoder_new<'a>(
         }
         decoder
     });
-    Ok(match created {
-        Ok(codec) => {
-            let state = Mutex::new(Coding {
-                codec,
-                sink: BinarySink::new(),
-                collect,
-            });
-            (atoms::ok(), ResourceArc::new(DecoderResource { state })).encode(env)
-        }
-        Err(error) => error_term(env, &error),
-    })
+    Ok(new_resource(env, created, collect, |state| {
+        DecoderResource { state }
+    }))
 }
 
 fn decode<'a>(

@@ -3,9 +3,9 @@
 use bzip2::{Action, Compress, Compression, Decompress, Status};
 
 use super::decoder::{Output, Progress, Step};
+use super::encoder::StepEncoder;
 use super::error::CompressionError;
 use super::format::is_bzip2_magic;
-use super::sink::Sink;
 
 const STEP: usize = 1 << 18;
 /// Bytes of a stream header checked before a stream is decoded: `BZh`, the level digit and
@@ -33,36 +33,24 @@ impl Bzip2Encoder {
             compress: Compress::new(Compression::new(level), WORK_FACTOR),
         })
     }
+}
 
-    pub(crate) fn update(
+impl StepEncoder for Bzip2Encoder {
+    fn process(
         &mut self,
         input: &[u8],
-        sink: &mut dyn Sink,
-    ) -> Result<(), CompressionError> {
-        let mut rest = input;
-        while !rest.is_empty() {
-            let (taken, _) = self.step(rest, sink, Action::Run)?;
-            rest = rest.get(taken..).unwrap_or_default();
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), CompressionError> {
-        while self.step(&[], sink, Action::Finish)?.1 != Status::StreamEnd {}
-        Ok(())
-    }
-
-    fn step(
-        &mut self,
-        input: &[u8],
-        sink: &mut dyn Sink,
-        action: Action,
-    ) -> Result<(usize, Status), CompressionError> {
-        let room = sink.spare(STEP, usize::MAX)?;
+        output: &mut [u8],
+        finish: bool,
+    ) -> Result<(usize, usize, bool), CompressionError> {
         let (in_before, out_before) = (self.compress.total_in(), self.compress.total_out());
-        let status = self.compress.compress(input, room, action).map_err(error)?;
-        sink.commit((self.compress.total_out() - out_before) as usize);
-        Ok(((self.compress.total_in() - in_before) as usize, status))
+        let action = if finish { Action::Finish } else { Action::Run };
+        let status = self
+            .compress
+            .compress(input, output, action)
+            .map_err(error)?;
+        let taken = (self.compress.total_in() - in_before) as usize;
+        let written = (self.compress.total_out() - out_before) as usize;
+        Ok((taken, written, status == Status::StreamEnd))
     }
 }
 

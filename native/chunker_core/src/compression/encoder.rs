@@ -8,6 +8,53 @@ use super::sink::Sink;
 use super::xz::XzEncoder;
 use super::zstd::ZstdEncoder;
 
+/// An encoder driven through one `process(input, output, finish)` call, as liblzma and
+/// libbzip2 are: [`drive_update`] and [`drive_finish`] do the looping and the sink.
+pub(crate) trait StepEncoder {
+    /// Runs the codec on `input` into `output` (ending the stream when `finish`); returns
+    /// the input bytes taken, the output bytes written, and whether the stream has ended.
+    fn process(
+        &mut self,
+        input: &[u8],
+        output: &mut [u8],
+        finish: bool,
+    ) -> Result<(usize, usize, bool), CompressionError>;
+}
+
+/// Output granule for step encoders.
+const STEP_OUTPUT: usize = 1 << 18;
+
+/// Compresses all of `input` with a step encoder.
+pub(crate) fn drive_update(
+    encoder: &mut impl StepEncoder,
+    input: &[u8],
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    let mut rest = input;
+    while !rest.is_empty() {
+        let room = sink.spare(STEP_OUTPUT, usize::MAX)?;
+        let (taken, written, _) = encoder.process(rest, room, false)?;
+        sink.commit(written);
+        rest = rest.get(taken..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Ends a step encoder's stream, writing what it still holds.
+pub(crate) fn drive_finish(
+    encoder: &mut impl StepEncoder,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    loop {
+        let room = sink.spare(STEP_OUTPUT, usize::MAX)?;
+        let (_, written, ended) = encoder.process(&[], room, true)?;
+        sink.commit(written);
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
 enum Kind {
     Zstd(ZstdEncoder),
     Lz4(Lz4Encoder),
@@ -109,8 +156,8 @@ impl Encoder {
         self.run(|kind| match kind {
             Kind::Zstd(e) => e.update(input, sink),
             Kind::Lz4(e) => e.update(input, sink),
-            Kind::Xz(e) => e.update(input, sink),
-            Kind::Bzip2(e) => e.update(input, sink),
+            Kind::Xz(e) => drive_update(e, input, sink),
+            Kind::Bzip2(e) => drive_update(e, input, sink),
         })
     }
 
@@ -119,8 +166,8 @@ impl Encoder {
         self.run(|kind| match kind {
             Kind::Zstd(e) => e.finish(sink),
             Kind::Lz4(e) => e.finish(sink),
-            Kind::Xz(e) => e.finish(sink),
-            Kind::Bzip2(e) => e.finish(sink),
+            Kind::Xz(e) => drive_finish(e, sink),
+            Kind::Bzip2(e) => drive_finish(e, sink),
         })?;
         self.finished = true;
         Ok(())

@@ -3,8 +3,8 @@
 use liblzma::stream::{Action, Check, Error as LzmaError, Status, Stream, CONCATENATED};
 
 use super::decoder::{Output, Progress, Step};
+use super::encoder::StepEncoder;
 use super::error::CompressionError;
-use super::sink::Sink;
 
 /// Output granule for compression and the largest output region of a decoding step.
 const STEP: usize = 1 << 18;
@@ -37,39 +37,24 @@ impl XzEncoder {
         let stream = Stream::new_easy_encoder(preset, Check::Crc64).map_err(lzma_error)?;
         Ok(Self { stream })
     }
+}
 
-    pub(crate) fn update(
+impl StepEncoder for XzEncoder {
+    fn process(
         &mut self,
         input: &[u8],
-        sink: &mut dyn Sink,
-    ) -> Result<(), CompressionError> {
-        let mut rest = input;
-        while !rest.is_empty() {
-            let (taken, _) = self.step(rest, sink, Action::Run)?;
-            rest = rest.get(taken..).unwrap_or_default();
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), CompressionError> {
-        while self.step(&[], sink, Action::Finish)?.1 != Status::StreamEnd {}
-        Ok(())
-    }
-
-    fn step(
-        &mut self,
-        input: &[u8],
-        sink: &mut dyn Sink,
-        action: Action,
-    ) -> Result<(usize, Status), CompressionError> {
-        let room = sink.spare(STEP, usize::MAX)?;
+        output: &mut [u8],
+        finish: bool,
+    ) -> Result<(usize, usize, bool), CompressionError> {
         let (in_before, out_before) = (self.stream.total_in(), self.stream.total_out());
+        let action = if finish { Action::Finish } else { Action::Run };
         let status = self
             .stream
-            .process(input, room, action)
+            .process(input, output, action)
             .map_err(lzma_error)?;
-        sink.commit((self.stream.total_out() - out_before) as usize);
-        Ok(((self.stream.total_in() - in_before) as usize, status))
+        let taken = (self.stream.total_in() - in_before) as usize;
+        let written = (self.stream.total_out() - out_before) as usize;
+        Ok((taken, written, status == Status::StreamEnd))
     }
 }
 
