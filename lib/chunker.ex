@@ -21,7 +21,13 @@ defmodule Chunker do
       |> Enum.each(&store/1)
 
   Options are described in `Chunker.Options`: `min_size`, `avg_size`, `max_size` or
-  `preset`, `hash` and `data`.
+  `preset`, `hash`, `data` and `nar_aware`.
+
+  Chunking a Nix archive so that each large file's contents chunk on their own (see
+  `Chunker.NAR`):
+
+      Chunker.NAR.dump("/nix/store/...-hello")
+      |> Chunker.stream(preset: :nar, nar_aware: true)
 
   ## Scheduling
 
@@ -53,8 +59,9 @@ defmodule Chunker do
   @doc """
   Splits `data` (a binary or iodata) into content-defined chunks.
 
-  Returns `{:ok, chunks}` in input order, or `{:error, %Chunker.Error{reason:
-  :invalid_options}}` for bad options. Raises `ArgumentError` if `data` is not iodata.
+  Returns `{:ok, chunks}` in input order, or `{:error, %Chunker.Error{}}` with reason
+  `:invalid_options` for bad options or `:invalid_nar` for `nar_aware: true` on data that
+  is not a valid NAR. Raises `ArgumentError` if `data` is not iodata.
   Chunk `data` fields are sub-binaries of the input (no copy).
 
       iex> {:ok, chunks} = Chunker.chunk(:binary.copy(<<0>>, 600_000))
@@ -97,7 +104,8 @@ defmodule Chunker do
   piece sizes: empty pieces, 1-byte pieces and pieces larger than `max_size` included. Memory
   stays bounded by the largest piece plus about three times `max_size`. Options are validated
   when `stream/2` is called (raising `Chunker.Error`); a piece that is not iodata raises
-  `ArgumentError` when it is reached.
+  `ArgumentError` when it is reached, and with `nar_aware: true` input that is not a valid
+  NAR raises `Chunker.Error` (reason `:invalid_nar`, the message gives the offset).
 
   Chunks that lie inside one piece share that piece's memory (sub-binaries); a chunk that
   spans pieces is copied.
@@ -178,6 +186,12 @@ defmodule Chunker do
 
   # One normal-scheduler call for small binaries; otherwise the binary goes through a native
   # stream in dirty-scheduler slices. Either way every chunk is a sub-binary of the input.
+  defp chunk_binary(binary, %Options{nar_aware: true} = o) do
+    chunk_through_stream(binary, o)
+  rescue
+    error in Error -> {:error, error}
+  end
+
   defp chunk_binary(binary, %Options{} = o) do
     if Schedule.normal?(byte_size(binary), {:chunk, o.hash, o.avg_size}) do
       case Native.chunk(binary, o.min_size, o.avg_size, o.max_size, o.hash, o.data) do
@@ -185,15 +199,19 @@ defmodule Chunker do
         {:error, reason} -> {:error, native_error(reason)}
       end
     else
-      state = open_stream!(o)
+      chunk_through_stream(binary, o)
+    end
+  end
 
-      try do
-        {fed, state} = feed_stream(binary, state)
-        {tail, _state} = finish_stream(state)
-        {:ok, fed ++ tail}
-      after
-        close_stream(state)
-      end
+  defp chunk_through_stream(binary, options) do
+    state = open_stream!(options)
+
+    try do
+      {fed, state} = feed_stream(binary, state)
+      {tail, _state} = finish_stream(state)
+      {:ok, fed ++ tail}
+    after
+      close_stream(state)
     end
   end
 
@@ -211,11 +229,14 @@ defmodule Chunker do
   # The held bytes plus the next piece bound the work of the next feed (a completed chunk is
   # hashed whole); the last binary lets the final chunks be sub-binaries of it.
   defp open_stream!(%Options{} = o) do
-    case Native.stream_new(o.min_size, o.avg_size, o.max_size, o.hash, o.data) do
-      {:ok, ref} -> {ref, 0, {:chunk, o.hash, o.avg_size}, nil}
+    case Native.stream_new(o.min_size, o.avg_size, o.max_size, o.hash, o.data, o.nar_aware) do
+      {:ok, ref} -> {ref, 0, {chunk_kind(o), o.hash, o.avg_size}, nil}
       {:error, reason} -> raise native_error(reason)
     end
   end
+
+  defp chunk_kind(%Options{nar_aware: true}), do: :nar_chunk
+  defp chunk_kind(%Options{}), do: :chunk
 
   defp feed_stream(binary, {ref, buffered, work, _last} = state) do
     size = byte_size(binary)
@@ -263,6 +284,8 @@ defmodule Chunker do
 
   defp native_error({:invalid_options, _option, message}),
     do: Error.new(:invalid_options, message)
+
+  defp native_error({:invalid_nar, _offset, message}), do: Error.new(:invalid_nar, message)
 
   defp native_error(:stream_finished),
     do: Error.new(:stream_finished, "the chunk stream is already finished")

@@ -139,7 +139,7 @@ defmodule ChunkerTest do
       assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(make_ref(), "x", 0, 1) end
       assert_raise ArgumentError, fn -> Chunker.Native.hash([1, 2], :blake3) end
       assert_raise ArgumentError, fn -> Chunker.Native.hash("x", :md5) end
-      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true)
+      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true, false)
       # Slices outside the binary, and offsets that do not fit.
       assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", 2, 2) end
       assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", -1, 1) end
@@ -184,7 +184,7 @@ defmodule ChunkerTest do
 
   describe "low-level streams" do
     test "use after finish and close is an error, not a crash" do
-      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true)
+      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true, false)
       assert {:ok, [], 5} = Chunker.Native.stream_feed(ref, "hello", 0, 5)
       assert {:ok, [%Chunk{length: 5, data: "hello"}]} = Chunker.Native.stream_finish(ref, nil)
       assert {:error, :stream_finished} = Chunker.Native.stream_feed(ref, "more", 0, 4)
@@ -202,7 +202,7 @@ defmodule ChunkerTest do
 
     test "slices of a binary map back to it, whatever slice comes first" do
       binary = "0123456789abcdefghij"
-      {:ok, ref} = Chunker.Native.stream_new(64, 256, 1_024, :none, true)
+      {:ok, ref} = Chunker.Native.stream_new(64, 256, 1_024, :none, true, false)
       assert {:ok, [], 5} = Chunker.Native.stream_feed(ref, binary, 10, 5)
       assert {:ok, [], 10} = Chunker.Native.stream_feed(ref, binary, 15, 5)
 
@@ -211,7 +211,7 @@ defmodule ChunkerTest do
     end
 
     test "a stream can be fed from another process" do
-      {:ok, ref} = Chunker.Native.stream_new(4_096, 16_384, 65_536, :sha256, true)
+      {:ok, ref} = Chunker.Native.stream_new(4_096, 16_384, 65_536, :sha256, true, false)
       data = TestData.random_bytes(200_000, 7)
       task = Task.async(fn -> Chunker.Native.stream_feed_dirty(ref, data, 0, 200_000) end)
       {:ok, fed, _buffered} = Task.await(task)

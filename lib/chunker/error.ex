@@ -9,7 +9,16 @@ defmodule Chunker.Error do
     * `:stream_finished` - a low-level stream was used after it was finished or closed
     * `:stream_busy` - a low-level stream is in use by another call at the same moment
     * `:nif_not_loaded` - the native library could not be loaded; the message says why
-    * a `File` reason such as `:enoent` or `:eacces` - from `Chunker.chunk_file/2`
+    * a `File` reason such as `:enoent` or `:eacces` - from `Chunker.chunk_file/2`,
+      `Chunker.NAR.dump/1` and `Chunker.NAR.restore/2` (`:eexist`: the destination exists)
+    * `:invalid_nar` - not a valid Nix archive; the message gives the offset and the fault
+    * `:unsupported_file_type`, `:file_changed` - `Chunker.NAR.dump/1` met a socket, device
+      or FIFO, or a file that shrank while it was read
+    * `:invalid_base32`, `:invalid_key`, `:invalid_signature`, `:invalid_narinfo`,
+      `:invalid_hash` - malformed Nix values (`Chunker.Nix.*`)
+    * `:untrusted_key`, `:bad_signature` - from `Chunker.Nix.Signing.check/3`
+    * `:size_exceeded`, `:truncated`, `:corrupt`, ... - compression errors, listed in
+      `Chunker.Compression`
   """
 
   defexception [:reason, :message]

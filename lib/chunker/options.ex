@@ -10,6 +10,7 @@ defmodule Chunker.Options do
   | `:max_size` | even integer, 1024 to 16_777_216               | from preset |
   | `:hash`     | `:blake3`, `:sha256`, `:none`                  | `:blake3`  |
   | `:data`     | `true`, `false`                                | `true`     |
+  | `:nar_aware` | `true`, `false`                               | `false`    |
 
   Sizes must satisfy `min_size <= avg_size <= max_size`; the ranges and the evenness rule are
   those of the `fastcdc` crate, whose boundaries chunker reproduces.
@@ -20,6 +21,11 @@ defmodule Chunker.Options do
     * `:nar` - 128 KiB / 512 KiB / 2 MiB, for Nix archives
     * `:nar_small` - 32 KiB / 128 KiB / 512 KiB
     * `:nar_large` - 256 KiB / 1 MiB / 4 MiB
+
+  With `nar_aware: true` the input must be a Nix archive (NAR; see `Chunker.NAR`): chunks also
+  start and end at the edges of the contents of every file of at least `min_size` bytes, so
+  such a file's chunks do not depend on what precedes it in the archive. Anything that is not
+  a valid NAR is an `:invalid_nar` error.
 
   Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
   `:max_size` derives the missing ones as a quarter and four times the average (rounded down
@@ -43,10 +49,10 @@ defmodule Chunker.Options do
     nar_large: {262_144, 1_048_576, 4_194_304}
   }
   @hashes [:blake3, :sha256, :none]
-  @known [:preset, :min_size, :avg_size, :max_size, :hash, :data]
+  @known [:preset, :min_size, :avg_size, :max_size, :hash, :data, :nar_aware]
 
   @enforce_keys [:min_size, :avg_size, :max_size]
-  defstruct [:min_size, :avg_size, :max_size, hash: :blake3, data: true]
+  defstruct [:min_size, :avg_size, :max_size, hash: :blake3, data: true, nar_aware: false]
 
   @type preset :: :default | :nar | :nar_small | :nar_large
   @type option ::
@@ -56,12 +62,14 @@ defmodule Chunker.Options do
           | {:max_size, pos_integer()}
           | {:hash, :blake3 | :sha256 | :none}
           | {:data, boolean()}
+          | {:nar_aware, boolean()}
   @type t :: %__MODULE__{
           min_size: pos_integer(),
           avg_size: pos_integer(),
           max_size: pos_integer(),
           hash: :blake3 | :sha256 | :none,
-          data: boolean()
+          data: boolean(),
+          nar_aware: boolean()
         }
 
   @doc """
@@ -83,9 +91,18 @@ defmodule Chunker.Options do
          {:ok, preset} <- fetch_preset(opts),
          {:ok, hash} <- fetch_choice(opts, :hash, @hashes, :blake3),
          {:ok, data} <- fetch_choice(opts, :data, [true, false], true),
+         {:ok, nar_aware} <- fetch_choice(opts, :nar_aware, [true, false], false),
          {:ok, {min, avg, max}} <- resolve_sizes(opts, preset),
          :ok <- check_sizes(min, avg, max) do
-      {:ok, %__MODULE__{min_size: min, avg_size: avg, max_size: max, hash: hash, data: data}}
+      {:ok,
+       %__MODULE__{
+         min_size: min,
+         avg_size: avg,
+         max_size: max,
+         hash: hash,
+         data: data,
+         nar_aware: nar_aware
+       }}
     end
   end
 

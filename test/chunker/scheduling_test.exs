@@ -59,6 +59,26 @@ defmodule Chunker.SchedulingTest do
     )
   end
 
+  @tag :tmp_dir
+  test "NAR work: dumping, listing and NAR-aware chunking, header-dense and data-heavy",
+       %{data: data, tmp_dir: dir} do
+    # 10,000 tiny files: a NAR that is nearly all headers, the parser's worst case.
+    tiny = Path.join(dir, "tiny")
+    File.mkdir!(tiny)
+    for i <- 1..10_000, do: File.write!(Path.join(tiny, "f#{i}"), "#{i}")
+    dense = tiny |> Chunker.NAR.dump() |> Enum.join()
+    big = Path.join(dir, "big")
+    File.write!(big, data)
+    big_nar = big |> Chunker.NAR.dump() |> Enum.join()
+
+    assert_responsive([
+      fn -> for _ <- 1..3, do: tiny |> Chunker.NAR.dump() |> Stream.run() end,
+      fn -> for _ <- 1..5, do: [dense] |> Chunker.NAR.entries() |> Stream.run() end,
+      fn -> for _ <- 1..5, do: Chunker.chunk!(dense, preset: :nar_small, nar_aware: true) end,
+      fn -> Chunker.chunk!(big_nar, preset: :nar, nar_aware: true) end
+    ])
+  end
+
   test "loops of small calls on every normal scheduler", %{data: data} do
     # Just below the normal-scheduler limits: each call runs ~50-100 us on the caller's
     # scheduler, so only the NIFs' timeslice accounting lets the probe in.

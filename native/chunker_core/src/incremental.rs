@@ -187,6 +187,20 @@ impl IncrementalChunker {
             return Err(FinishedError);
         }
         self.finished = true;
+        Ok(self.flush())
+    }
+
+    /// Ends a segment: the bytes held are chunked as if the input ended here, and the next
+    /// byte fed starts a new chunk. Chunking input segment by segment this way gives each
+    /// segment the chunks it would have on its own.
+    pub fn cut_here(&mut self) -> Result<Batch<'_>, FinishedError> {
+        if self.finished {
+            return Err(FinishedError);
+        }
+        Ok(self.flush())
+    }
+
+    fn flush(&mut self) -> Batch<'_> {
         self.begin_call();
         let config = self.config;
         let base = self.open_offset;
@@ -198,7 +212,7 @@ impl IncrementalChunker {
             start += length;
         }
         self.open_offset = base + start as u64;
-        Ok(self.cut_piece_and_hash(start, &[], None, base))
+        self.cut_piece_and_hash(start, &[], None, base)
     }
 
     /// Frees the buffers; the chunker behaves as finished afterwards.

@@ -27,6 +27,9 @@ mod config;
 mod cut;
 mod hash;
 mod incremental;
+pub mod nar;
+mod nar_aware;
+pub mod nix;
 mod oneshot;
 pub mod parallel;
 mod pipeline;
@@ -39,6 +42,7 @@ pub use config::{
 };
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};
+pub use nar_aware::{NarAwareChunker, NarChunkError};
 pub use oneshot::{chunk_slice, cut_points};
 pub use pipeline::PARALLEL_MIN_BYTES;
 pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};

@@ -31,4 +31,11 @@ rustler::atoms! {
     already_compressed,
     high_entropy,
     no_gain,
+    eof,
+    enomem,
+    invalid_nar,
+    directory,
+    symlink,
+    file,
+    file_end,
 }

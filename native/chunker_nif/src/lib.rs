@@ -14,6 +14,8 @@ mod codec;
 mod compression;
 mod exclusive;
 mod hashing;
+mod nar;
+mod nix;
 mod options;
 mod stream;
 mod terms;

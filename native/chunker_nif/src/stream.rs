@@ -4,13 +4,15 @@
 //! that no call runs long (see `Chunker.Schedule`). Every chunk that lies inside the binary of
 //! the current call is returned as a sub-binary of it, even when it spans the slices of that
 //! binary; only chunks that began in an earlier binary are copied (all of a call's copies
-//! into one new binary). The resource is freed by the garbage collector when no process
+//! into one new binary). In NAR-aware mode the input is parsed as a NAR as well, and the
+//! chunker cuts at the edges of large files' contents (`chunker_core::NarAwareChunker`). The
+//! resource is freed by the garbage collector when no process
 //! references it any more (e.g. its owner died); `stream_close/1` frees the buffers at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chunker_core::{Batch, Chunk, IncrementalChunker, Source};
+use chunker_core::{Batch, Chunk, IncrementalChunker, NarAwareChunker, NarChunkError, Source};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
@@ -28,10 +30,51 @@ pub struct ChunkStream {
 }
 
 struct StreamState {
-    chunker: IncrementalChunker,
+    chunker: Chunking,
     /// The binary the last call fed from, so that a later slice of the same binary can map
     /// chunks back onto it.
     parent: Option<Parent>,
+}
+
+enum Chunking {
+    Plain(IncrementalChunker),
+    /// Cutting around the contents of NAR files of at least the minimum chunk size.
+    Nar(Box<NarAwareChunker>),
+}
+
+impl Chunking {
+    fn position(&self) -> u64 {
+        match self {
+            Chunking::Plain(chunker) => chunker.position(),
+            Chunking::Nar(chunker) => chunker.position(),
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        match self {
+            Chunking::Plain(chunker) => chunker.buffered(),
+            Chunking::Nar(chunker) => chunker.buffered(),
+        }
+    }
+
+    fn release(&mut self) {
+        match self {
+            Chunking::Plain(chunker) => chunker.release(),
+            Chunking::Nar(chunker) => chunker.release(),
+        }
+    }
+}
+
+/// The error term for a failed feed or finish.
+fn chunking_error<'a>(env: Env<'a>, error: NarChunkError) -> Term<'a> {
+    match error {
+        NarChunkError::Nar(error) => (
+            atoms::error(),
+            (atoms::invalid_nar(), error.offset, error.to_string()),
+        )
+            .encode(env),
+        NarChunkError::Finished => (atoms::error(), atoms::stream_finished()).encode(env),
+    }
 }
 
 /// A binary being fed slice by slice: identified by its data pointer and length (the caller
@@ -62,7 +105,9 @@ impl Drop for ChunkStream {
     }
 }
 
-/// `{:ok, stream}` or `{:error, {:invalid_options, option, message}}`.
+/// `{:ok, stream}` or `{:error, {:invalid_options, option, message}}`. With `nar_aware`, the
+/// input must be a NAR, and the contents of its files of at least `min` bytes start and end
+/// chunks.
 #[rustler::nif]
 fn stream_new<'a>(
     env: Env<'a>,
@@ -71,15 +116,21 @@ fn stream_new<'a>(
     max: u64,
     hash: Atom,
     with_data: bool,
+    nar_aware: bool,
 ) -> NifResult<Term<'a>> {
     let (config, algo) = match decode_chunking(env, (min, avg, max), hash)? {
         Ok(decoded) => decoded,
         Err(error) => return Ok(error),
     };
+    let chunker = if nar_aware {
+        Chunking::Nar(Box::new(NarAwareChunker::new(config, algo, min)))
+    } else {
+        Chunking::Plain(IncrementalChunker::new(config, algo))
+    };
     LIVE.fetch_add(1, Ordering::Relaxed);
     let stream = ResourceArc::new(ChunkStream {
         state: Mutex::new(StreamState {
-            chunker: IncrementalChunker::new(config, algo),
+            chunker,
             parent: None,
         }),
         with_data,
@@ -114,11 +165,28 @@ fn feed<'a>(
             },
         };
         state.parent = Some(parent);
-        let batch = match state.chunker.feed(slice) {
-            Ok(batch) => batch,
-            Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        let chunks = match &mut state.chunker {
+            Chunking::Plain(chunker) => match chunker.feed(slice) {
+                Ok(batch) => encode_batch(env, &batch, Some((binary, from, parent)), with_data)?,
+                Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+            },
+            Chunking::Nar(chunker) => {
+                let mut terms = Vec::new();
+                let mut encoded = Ok(());
+                let fed = chunker.feed(slice, |batch, at| {
+                    if encoded.is_ok() {
+                        let slice_start = Some((binary, from + at, parent));
+                        encoded = encode_batch(env, &batch, slice_start, with_data)
+                            .map(|chunks| terms.extend(chunks));
+                    }
+                });
+                if let Err(error) = fed {
+                    return Ok(chunking_error(env, error));
+                }
+                encoded?;
+                terms
+            }
         };
-        let chunks = encode_batch(env, &batch, Some((binary, from, parent)), with_data)?;
         let buffered = state.chunker.buffered();
         Ok((atoms::ok(), chunks, buffered).encode(env))
     })
@@ -143,9 +211,26 @@ fn finish<'a>(env: Env<'a>, stream: &ChunkStream, last: Term<'a>) -> NifResult<T
             }
             _ => None,
         };
-        let chunks = match state.chunker.finish() {
-            Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
-            Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        let chunks = match &mut state.chunker {
+            Chunking::Plain(chunker) => match chunker.finish() {
+                Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
+                Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+            },
+            Chunking::Nar(chunker) => {
+                let mut terms = Vec::new();
+                let mut encoded = Ok(());
+                let finished = chunker.finish(|batch, _| {
+                    if encoded.is_ok() {
+                        encoded = encode_batch(env, &batch, fed, with_data)
+                            .map(|chunks| terms.extend(chunks));
+                    }
+                });
+                if let Err(error) = finished {
+                    return Ok(chunking_error(env, error));
+                }
+                encoded?;
+                terms
+            }
         };
         state.chunker.release();
         state.parent = None;
@@ -153,8 +238,8 @@ fn finish<'a>(env: Env<'a>, stream: &ChunkStream, last: Term<'a>) -> NifResult<T
     })
 }
 
-/// Encodes a batch's chunks. `fed` is the binary of this call, the index of the fed slice in
-/// it, and where the binary lies in the input.
+/// Encodes a batch's chunks. `fed` is the binary of this call, the index in it of the bytes
+/// the batch was cut from, and where the binary lies in the input.
 fn encode_batch<'a>(
     env: Env<'a>,
     batch: &Batch<'_>,

@@ -1,0 +1,314 @@
+defmodule Chunker.NAR do
+  @moduledoc """
+  Nix archives (NAR): writing one from a file, symlink or directory tree, listing one,
+  restoring one, all as streams in bounded memory.
+
+  A NAR is what Nix hashes, signs and ships for a store path. `dump/1` writes exactly the
+  bytes `nix-store --dump` writes; `entries/1` and `restore/2` accept exactly what current
+  Nix accepts, and point at the offset of anything else.
+
+      nar = Chunker.NAR.dump("/nix/store/...-hello")
+      nar_hash = "sha256:" <> Chunker.Nix.Base32.encode(nar |> Enum.to_list() |> Chunker.Hash.sha256())
+
+      nar |> Chunker.stream(preset: :nar, nar_aware: true) |> Enum.each(&store_chunk/1)
+
+  ## Scheduling
+
+  `dump/1` reads files and directories on dirty I/O schedulers, at most 1 MiB and about
+  2 ms per call. `entries/1` and `restore/2` parse on the caller's scheduler in slices of
+  32 KiB (each call charged to the caller for its time); a file's contents are passed on as
+  sub-binaries of the input, without a copy. `restore/2` writes with `:file` in raw mode,
+  whose calls run on dirty I/O schedulers.
+
+  ## Errors
+
+  An invalid NAR raises (from the streams) or returns (from `restore/2`) a
+  `Chunker.Error` with reason `:invalid_nar` and a message such as
+  `"invalid NAR at offset 136: unsorted directory entry \\"a\\" after \\"b\\""`. File system
+  errors carry the `File` reason (`:enoent`, `:eacces`, ...) and the path in the message.
+  """
+
+  import Bitwise, only: [<<<: 2, bor: 2]
+
+  alias Chunker.{Error, Input, Native}
+  alias Chunker.NAR.Entry
+
+  @read_size 1_048_576
+  @parse_slice 32_768
+
+  @doc """
+  The NAR of the file, symlink or directory at `path`, as a lazy stream of binaries
+  (pieces of at most 1 MiB) whose concatenation is byte-identical to `nix-store --dump path`.
+
+  Memory stays bounded whatever the tree's size: file contents are read piece by piece, and
+  only the entry names of the directories being written are held. A symlink at `path` is
+  archived as a symlink, not followed. Enumerating raises `Chunker.Error` when a path
+  cannot be read (reason `:enoent`, `:eacces`, ...), when the tree holds a socket, device
+  or FIFO (`:unsupported_file_type`), or when a file shrinks while it is read
+  (`:file_changed`).
+
+      iex> dir = Path.join(System.tmp_dir!(), "chunker-nar-doc-\#{System.unique_integer([:positive])}")
+      iex> File.write!(dir, "hi")
+      iex> nar = dir |> Chunker.NAR.dump() |> Enum.join()
+      iex> byte_size(nar)
+      120
+      iex> [%Chunker.NAR.Entry{type: :regular, size: 2, offset: offset}] = Chunker.NAR.entries([nar]) |> Enum.to_list()
+      iex> binary_part(nar, offset, 2)
+      "hi"
+      iex> File.rm!(dir)
+      :ok
+  """
+  @spec dump(Path.t()) :: Enumerable.t()
+  def dump(path) do
+    path = IO.chardata_to_string(path)
+
+    Stream.resource(
+      fn ->
+        case Native.nar_dump_open(path) do
+          {:ok, dump} -> dump
+          {:error, {reason, message}} -> raise Error.new(reason, message)
+        end
+      end,
+      fn dump ->
+        case Native.nar_dump_read(dump, @read_size) do
+          {:ok, piece} -> {[piece], dump}
+          :eof -> {:halt, dump}
+          {:error, {reason, message}} -> raise Error.new(reason, message)
+          {:error, reason} -> raise Error.new(reason, "could not read the NAR of #{path}")
+        end
+      end,
+      &Native.nar_dump_close/1
+    )
+  end
+
+  @doc """
+  Lazily parses a NAR given as an enumerable of iodata pieces (any sizes), yielding a
+  `Chunker.NAR.Entry` for each node, parents before children, in archive order.
+
+  The NAR is validated as current Nix validates it: the magic string, zero padding, names
+  that are non-empty, not `.` or `..` and without `/` or NUL, entries strictly sorted by name
+  bytes (so no duplicates), an empty executable marker, known node types, no data after the
+  root node and no early end. The first problem raises `Chunker.Error` (reason
+  `:invalid_nar`), after the entries before it were yielded.
+
+      iex> Chunker.NAR.entries([<<13::little-64, "nix-archive-2", 0, 0, 0>>]) |> Enum.to_list()
+      ** (Chunker.Error) invalid NAR at offset 0: expected "nix-archive-1", got "nix-archive-2"
+  """
+  @spec entries(Enumerable.t()) :: Enumerable.t()
+  def entries(enumerable) do
+    enumerable
+    |> events(false)
+    |> Stream.map(fn
+      {:directory, path} ->
+        %Entry{path: path, type: :directory}
+
+      {:symlink, path, target} ->
+        %Entry{path: path, type: :symlink, target: target}
+
+      {:file, path, executable, size, offset} ->
+        %Entry{path: path, type: :regular, executable: executable, size: size, offset: offset}
+    end)
+  end
+
+  @doc """
+  Recreates the tree a NAR holds (an enumerable of iodata pieces) at `dest`, as
+  `nix-store --restore dest` does: directories, regular files (executable ones get the
+  execute bits, as in Nix), symlinks with their targets as stored.
+
+  `dest` must not exist; its parent must. The tree is written under a temporary name next
+  to `dest` and renamed to `dest` only once the whole NAR has been read and found valid, so
+  `dest` never holds a partial tree. On error the temporary tree is removed, and
+  `{:error, %Chunker.Error{}}` is returned: `:eexist` if `dest` exists, `:invalid_nar` for an
+  invalid NAR, or the `File` reason of a failed write. Nothing is written outside `dest`:
+  entry names cannot contain `/` or be `..`, and no path is written through a symlink.
+
+      iex> src = Path.join(System.tmp_dir!(), "chunker-restore-doc-\#{System.unique_integer([:positive])}")
+      iex> File.mkdir_p!(Path.join(src, "bin"))
+      iex> File.write!(Path.join(src, "bin/hello"), "#!/bin/sh\\necho hello\\n")
+      iex> dest = src <> "-copy"
+      iex> Chunker.NAR.restore(Chunker.NAR.dump(src), dest)
+      :ok
+      iex> File.read!(Path.join(dest, "bin/hello"))
+      "#!/bin/sh\\necho hello\\n"
+      iex> {:error, error} = Chunker.NAR.restore(Chunker.NAR.dump(src), dest)
+      iex> error.reason
+      :eexist
+      iex> File.rm_rf!(src) && File.rm_rf!(dest) && :ok
+      :ok
+  """
+  @spec restore(Enumerable.t(), Path.t()) :: :ok | {:error, Error.t()}
+  def restore(enumerable, dest) do
+    dest = IO.chardata_to_string(dest)
+
+    case File.lstat(dest) do
+      {:ok, _info} ->
+        {:error,
+         Error.new(:eexist, "#{inspect(dest)} already exists; restore/2 does not replace")}
+
+      {:error, _absent} ->
+        staging = dest <> ".chunker-restore-" <> unique_suffix()
+        restore_staged(enumerable, staging, dest)
+    end
+  end
+
+  @doc """
+  Like `restore/2`, but raises `Chunker.Error` on failure.
+  """
+  @spec restore!(Enumerable.t(), Path.t()) :: :ok
+  def restore!(enumerable, dest) do
+    case restore(enumerable, dest) do
+      :ok -> :ok
+      {:error, error} -> raise error
+    end
+  end
+
+  defp restore_staged(enumerable, staging, dest) do
+    enumerable
+    |> events(true)
+    |> Stream.transform(fn -> nil end, &write_event(&1, &2, staging), &close_file/1)
+    |> Stream.run()
+
+    commit(staging, dest)
+  rescue
+    error in Error -> {:error, discard(staging, error)}
+  catch
+    kind, reason ->
+      discard(staging, nil)
+      :erlang.raise(kind, reason, __STACKTRACE__)
+  end
+
+  defp write_event({:directory, path}, nil, root) do
+    target = join(root, path)
+    check(:file.make_dir(target), "create directory", target)
+    {[], nil}
+  end
+
+  defp write_event({:symlink, path, target}, nil, root) do
+    link = join(root, path)
+    check(:file.make_symlink(target, link), "create symlink", link)
+    {[], nil}
+  end
+
+  defp write_event({:file, path, executable, _size, _offset}, nil, root) do
+    target = join(root, path)
+
+    case :file.open(target, [:write, :exclusive, :raw, :binary]) do
+      {:ok, fd} -> {[], {fd, target, executable}}
+      error -> check(error, "create file", target)
+    end
+  end
+
+  defp write_event({:data, data}, {fd, target, _executable} = file, _root) do
+    check(:file.write(fd, data), "write", target)
+    {[], file}
+  end
+
+  defp write_event(:file_end, {fd, target, executable}, _root) do
+    check(:file.close(fd), "write", target)
+    if executable, do: add_execute_bits(target)
+    {[], nil}
+  end
+
+  # Nix sets all three execute bits on top of the mode the file was created with.
+  defp add_execute_bits(target) do
+    {:ok, %File.Stat{mode: mode}} = check(File.stat(target), "stat", target)
+    check(:file.change_mode(target, bor(mode, 0o111)), "chmod", target)
+  end
+
+  defp close_file({fd, _target, _executable}), do: :file.close(fd)
+  defp close_file(nil), do: :ok
+
+  # Directory entries only: a file that is rooted elsewhere than the staging path cannot be
+  # named, since the parser refuses `/`, `.` and `..` in names.
+  defp join(root, ""), do: root
+  defp join(root, path), do: root <> "/" <> path
+
+  # A symlink or file at the root is linked into place (which fails if `dest` appeared in
+  # the meantime); a directory is renamed (which fails if a non-empty `dest` appeared).
+  defp commit(staging, dest) do
+    result =
+      case File.lstat(staging) do
+        {:ok, %File.Stat{type: :directory}} ->
+          :file.rename(staging, dest)
+
+        {:ok, _file_or_symlink} ->
+          with :ok <- :file.make_link(staging, dest), do: :file.delete(staging)
+
+        {:error, :enoent} ->
+          {:error, :empty}
+      end
+
+    case result do
+      :ok -> :ok
+      {:error, :empty} -> {:error, Error.new(:invalid_nar, "invalid NAR: the input is empty")}
+      {:error, reason} -> {:error, discard(staging, file_error(reason, "move into place", dest))}
+    end
+  end
+
+  defp discard(staging, error) do
+    case File.rm_rf(staging) do
+      {:ok, _removed} ->
+        error
+
+      {:error, reason, path} when is_struct(error, Error) ->
+        %{
+          error
+          | message:
+              error.message <>
+                "; the partial tree at #{inspect(staging)} could not be removed " <>
+                "(#{inspect(path)}: #{:file.format_error(reason)})"
+        }
+
+      {:error, _reason, _path} ->
+        error
+    end
+  end
+
+  defp check(:ok, _action, _path), do: :ok
+  defp check({:ok, _} = ok, _action, _path), do: ok
+  defp check({:error, reason}, action, path), do: raise(file_error(reason, action, path))
+
+  defp file_error(reason, action, path) do
+    Error.new(reason, "could not #{action} #{inspect(path)}: #{:file.format_error(reason)}")
+  end
+
+  defp unique_suffix do
+    Integer.to_string(System.unique_integer([:positive]), 36) <>
+      "-" <> Integer.to_string(:rand.uniform(1 <<< 40), 36)
+  end
+
+  # The parser's events for an enumerable of pieces, each piece fed in slices; file contents
+  # only if `contents`.
+  defp events(enumerable, contents) do
+    Stream.transform(
+      enumerable,
+      fn -> Native.nar_parser_new(contents) end,
+      fn piece, parser -> {parse(parser, Input.to_binary!(piece), 0, []), parser} end,
+      fn parser -> {finish(parser), parser} end,
+      fn _parser -> :ok end
+    )
+  end
+
+  defp parse(parser, binary, from, acc) when from < byte_size(binary) do
+    len = min(@parse_slice, byte_size(binary) - from)
+
+    case Native.nar_parser_feed(parser, binary, from, len) do
+      {:ok, events} -> parse(parser, binary, from + len, [events | acc])
+      {:error, reason} -> raise parser_error(reason)
+    end
+  end
+
+  defp parse(_parser, _binary, _from, acc), do: acc |> Enum.reverse() |> Enum.concat()
+
+  defp finish(parser) do
+    case Native.nar_parser_finish(parser) do
+      :ok -> []
+      {:error, reason} -> raise parser_error(reason)
+    end
+  end
+
+  defp parser_error({:invalid_nar, _offset, message}), do: Error.new(:invalid_nar, message)
+
+  defp parser_error(reason) when reason in [:stream_busy, :stream_finished],
+    do: Error.new(reason, "the NAR parser is in use by another call")
+end
