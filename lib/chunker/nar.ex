@@ -115,9 +115,10 @@ defmodule Chunker.NAR do
   `nix-store --restore dest` does: directories, regular files (executable ones get the
   execute bits, as in Nix), symlinks with their targets as stored.
 
-  `dest` must not exist; its parent must. The tree is written under a temporary name next
-  to `dest` and renamed to `dest` only once the whole NAR has been read and found valid, so
-  `dest` never holds a partial tree. On error the temporary tree is removed, and
+  `dest` must not exist; its parent must. `dest` is claimed at once as an empty directory, the
+  tree is written under a temporary name next to it and moved to `dest` only once the whole
+  NAR has been read and found valid, so `dest` never holds a partial tree (and a concurrent
+  restore to the same `dest` fails with `:eexist`). On error the temporary tree is removed, and
   `{:error, %Chunker.Error{}}` is returned: `:eexist` if `dest` exists, `:invalid_nar` for an
   invalid NAR, or the `File` reason of a failed write. Nothing is written outside `dest`:
   entry names cannot contain `/` or be `..`, and no path is written through a symlink.
@@ -140,14 +141,19 @@ defmodule Chunker.NAR do
   def restore(enumerable, dest) do
     dest = IO.chardata_to_string(dest)
 
-    case File.lstat(dest) do
-      {:ok, _info} ->
+    # `dest` is claimed first, as an empty directory: a concurrent restore to the same place,
+    # or anything else creating it meanwhile, then fails instead of being replaced.
+    case :file.make_dir(dest) do
+      :ok ->
+        staging = dest <> ".chunker-restore-" <> unique_suffix()
+        restore_staged(enumerable, staging, dest)
+
+      {:error, :eexist} ->
         {:error,
          Error.new(:eexist, "#{inspect(dest)} already exists; restore/2 does not replace")}
 
-      {:error, _absent} ->
-        staging = dest <> ".chunker-restore-" <> unique_suffix()
-        restore_staged(enumerable, staging, dest)
+      {:error, reason} ->
+        {:error, file_error(reason, "create", dest)}
     end
   end
 
@@ -170,10 +176,10 @@ defmodule Chunker.NAR do
 
     commit(staging, dest)
   rescue
-    error in Error -> {:error, discard(staging, error)}
+    error in Error -> {:error, discard(staging, dest, error)}
   catch
     kind, reason ->
-      discard(staging, nil)
+      discard(staging, dest, nil)
       :erlang.raise(kind, reason, __STACKTRACE__)
   end
 
@@ -223,8 +229,9 @@ defmodule Chunker.NAR do
   defp join(root, ""), do: root
   defp join(root, path), do: root <> "/" <> path
 
-  # A symlink or file at the root is linked into place (which fails if `dest` appeared in
-  # the meantime); a directory is renamed (which fails if a non-empty `dest` appeared).
+  # A directory replaces the empty directory claimed at `dest` (rename fails if something was
+  # put in it meanwhile); a file or symlink is linked in its place once it is removed (link
+  # fails if anything took the place in between).
   defp commit(staging, dest) do
     result =
       case File.lstat(staging) do
@@ -232,20 +239,30 @@ defmodule Chunker.NAR do
           :file.rename(staging, dest)
 
         {:ok, _file_or_symlink} ->
-          with :ok <- :file.make_link(staging, dest), do: :file.delete(staging)
+          with :ok <- :file.del_dir(dest),
+               :ok <- :file.make_link(staging, dest),
+               do: :file.delete(staging)
 
         {:error, :enoent} ->
           {:error, :empty}
       end
 
     case result do
-      :ok -> :ok
-      {:error, :empty} -> {:error, Error.new(:invalid_nar, "invalid NAR: the input is empty")}
-      {:error, reason} -> {:error, discard(staging, file_error(reason, "move into place", dest))}
+      :ok ->
+        :ok
+
+      {:error, :empty} ->
+        {:error, Error.new(:invalid_nar, "invalid NAR: the input is empty")}
+
+      {:error, reason} ->
+        {:error, discard(staging, dest, file_error(reason, "move into place", dest))}
     end
   end
 
-  defp discard(staging, error) do
+  # Removes the staging tree and the claim on `dest` (only if it is still our empty directory).
+  defp discard(staging, dest, error) do
+    _ = :file.del_dir(dest)
+
     case File.rm_rf(staging) do
       {:ok, _removed} ->
         error

@@ -88,6 +88,7 @@ defmodule Chunker.Native do
   def signing_sign(_message, _secret), do: not_loaded()
   def signing_check(_message, _signature, _public_keys), do: not_loaded()
   def narinfo_parse(_text), do: not_loaded()
+  def narinfo_parse_dirty(_text), do: not_loaded()
   def narinfo_to_text(_info), do: not_loaded()
   def narinfo_fingerprint(_info), do: not_loaded()
 end

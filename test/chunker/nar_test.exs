@@ -190,6 +190,28 @@ defmodule Chunker.NARTest do
       assert File.ls!(Path.join(dir, "out")) == []
     end
 
+    test "a concurrent restore to the same destination fails instead of replacing",
+         %{tmp_dir: dir} do
+      nar = NixCLI.dump!(NixCLI.build_tree!(Path.join(dir, "tree")))
+      dest = Path.join(dir, "dest")
+      test = self()
+
+      # The second restore runs while the first is half-way through its input.
+      pieces =
+        Stream.concat([
+          [binary_part(nar, 0, 1000)],
+          Stream.map([:second], fn _ ->
+            send(test, {:second, NAR.restore([nar], dest)})
+            binary_part(nar, 1000, byte_size(nar) - 1000)
+          end)
+        ])
+
+      assert NAR.restore(pieces, dest) == :ok
+      assert_received {:second, {:error, %Chunker.Error{reason: :eexist}}}
+      assert NixCLI.dump!(dest) == nar
+      assert File.ls!(dir) |> Enum.sort() == ["dest", "tree"]
+    end
+
     test "a missing parent is an error, not a crash", %{tmp_dir: dir} do
       nar = NixCLI.dump!(NixCLI.build_tree!(Path.join(dir, "tree")))
 
@@ -269,6 +291,50 @@ defmodule Chunker.NARTest do
 
         assert {:error, %Chunker.Error{reason: :invalid_nar}} =
                  NAR.restore([nar], Path.join(dir, "ours"))
+      end
+    end
+
+    test "hostile sizes: deep paths, huge declared lengths" do
+      magic = s("nix-archive-1")
+      file = [s("("), s("type"), s("regular"), s("contents"), s("x"), s(")")]
+      dir = fn entries -> [s("("), s("type"), s("directory"), entries, s(")")] end
+
+      entry = fn name, node ->
+        [s("entry"), s("("), s("name"), s(name), s("node"), node, s(")")]
+      end
+
+      nest = fn name, depth ->
+        Enum.reduce(1..depth, file, fn _, node -> dir.([entry.(name, node)]) end)
+      end
+
+      # 2,000 levels of one-byte names: a 4,000-byte path, still valid.
+      deep = IO.iodata_to_binary([magic, nest.("d", 2_000)])
+      assert deep |> List.wrap() |> NAR.entries() |> Enum.count() == 2_001
+      assert {:ok, _} = Chunker.chunk(deep, nar_aware: true)
+
+      # Two levels of 4,000-byte names: a path longer than any file system takes.
+      long = IO.iodata_to_binary([magic, nest.(String.duplicate("n", 4_000), 2)])
+      error = assert_raise Chunker.Error, fn -> NAR.entries([long]) |> Stream.run() end
+      assert error.message =~ "path of more than 4096 bytes"
+      assert {:error, %Chunker.Error{reason: :invalid_nar}} = Chunker.chunk(long, nar_aware: true)
+
+      # A file that claims 2^62 or 2^64-1 bytes: truncated, nothing allocated for it.
+      for size <- [Bitwise.bsl(1, 62), Bitwise.bsl(1, 64) - 1] do
+        huge =
+          IO.iodata_to_binary([
+            magic,
+            s("("),
+            s("type"),
+            s("regular"),
+            s("contents"),
+            <<size::little-64>>,
+            "abc"
+          ])
+
+        error = assert_raise Chunker.Error, fn -> NAR.entries([huge]) |> Stream.run() end
+        assert error.message =~ "truncated"
+        assert {:error, %Chunker.Error{message: message}} = Chunker.chunk(huge, nar_aware: true)
+        assert message =~ "truncated"
       end
     end
 
@@ -353,8 +419,24 @@ defmodule Chunker.NARTest do
       end
     end
 
-    test "the :nar presets cut around files of at least their min_size" do
-      assert Chunker.Options.validate!(preset: :nar, nar_aware: true).min_size == 131_072
+    test "the :nar preset cuts around files of at least its min_size (128 KiB) only",
+         %{tmp_dir: dir} do
+      File.write!(Path.join(dir, "a-large"), Chunker.TestData.random_bytes(200_000, 1))
+      File.write!(Path.join(dir, "b-small"), Chunker.TestData.random_bytes(100_000, 2))
+      File.write!(Path.join(dir, "c-large"), Chunker.TestData.random_bytes(300_000, 3))
+      nar = NixCLI.dump!(dir)
+      starts = Chunker.chunk!(nar, preset: :nar, nar_aware: true) |> MapSet.new(& &1.offset)
+      files = Map.new(NAR.entries([nar]), &{&1.path, &1})
+
+      for name <- ["a-large", "c-large"] do
+        %Entry{offset: offset, size: size} = files[name]
+        assert offset in starts and (offset + size) in starts, name
+      end
+
+      refute files["b-small"].offset in starts
+
+      refute files["a-large"].offset in (Chunker.chunk!(nar, preset: :nar)
+                                         |> MapSet.new(& &1.offset))
     end
   end
 

@@ -207,7 +207,9 @@ defmodule Chunker.NixTest do
       {:ok, public} = Signing.public_key(secret)
       {:ok, info} = NarInfo.parse(File.read!(ctx.narinfo_file))
       # Without its CA field: Nix trusts a content-addressed path without any signature.
-      info = %{info | ca: nil}
+      # References, listed out of order, are only read by `nix store verify --no-contents`.
+      references = ["zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-b", "00000000000000000000000000000000-a"]
+      info = %{info | ca: nil, references: references}
       {:ok, signed} = NarInfo.sign(%{info | sigs: []}, secret)
       File.write!(ctx.narinfo_file, to_string(signed))
 
@@ -233,7 +235,7 @@ defmodule Chunker.NixTest do
     FileSize: 50088
     NarHash: sha256:1ypbcxcbgw0fs4cdg9mjpac5z5v5x1kpx5wwfhxbk6kv3pz4qcvr
     NarSize: 226488
-    References: #{@ref_b} #{@ref_a}
+    References: #{@ref_a} #{@ref_b}
     Deriver: 8dsmh8bqr0sxzvlm7i6n2d2rhlp9x4rk-hello-2.12.drv
     Sig: cache.nixos.org-1:ZJNNAk2O8wW4ga6Hd0gh7w==
     Sig: other-1:ZJNNAk2O8wW4ga6Hd0gh7w==
@@ -246,7 +248,7 @@ defmodule Chunker.NixTest do
       assert info.store_path == @path
       assert info.file_size == 50_088
       assert info.nar_size == 226_488
-      assert info.references == [@ref_b, @ref_a]
+      assert info.references == [@ref_a, @ref_b]
       assert info.deriver == "8dsmh8bqr0sxzvlm7i6n2d2rhlp9x4rk-hello-2.12.drv"
       assert length(info.sigs) == 2
       assert info.extra == [{"X-Custom", "kept"}]
@@ -254,13 +256,16 @@ defmodule Chunker.NixTest do
       assert to_string(info) == @text
     end
 
-    test "the fingerprint keeps the narinfo's reference order and converts hex hashes" do
+    test "the fingerprint sorts references, as Nix does, and converts hex hashes" do
       info = NarInfo.parse!(@text)
       nix32 = "1ypbcxcbgw0fs4cdg9mjpac5z5v5x1kpx5wwfhxbk6kv3pz4qcvr"
 
       expected = "1;#{@path};sha256:#{nix32};226488;/nix/store/#{@ref_b},/nix/store/#{@ref_a}"
 
       assert NarInfo.fingerprint(info) == {:ok, expected}
+
+      assert NarInfo.fingerprint(%{info | references: [@ref_b, @ref_a, @ref_b]}) ==
+               {:ok, expected}
 
       {hex, 0} = System.cmd("nix-hash", ["--type", "sha256", "--to-base16", nix32])
       hex_info = %{info | nar_hash: "sha256:" <> String.trim(hex)}
@@ -278,6 +283,7 @@ defmodule Chunker.NixTest do
             {@text <> "URL: again\n", "URL is given more than once"},
             {String.replace(@text, @ref_a, "glibc"), "not a store path name"},
             {String.replace(@text, "/nix/store/0md", "nix/store/0md"), "not an absolute path"},
+            {String.replace(@text, "Deriver: 8ds", "Deriver: 8d"), "not a store path name"},
             {<<0xFF>>, "UTF-8"}
           ] do
         assert {:error, %Chunker.Error{reason: :invalid_narinfo, message: message}} =
@@ -287,6 +293,20 @@ defmodule Chunker.NixTest do
       end
 
       assert_raise Chunker.Error, fn -> NarInfo.parse!("nope") end
+      assert_raise ArgumentError, fn -> NarInfo.parse(:text) end
+
+      # What Nix writes for an unknown deriver, and reads as none.
+      unknown = String.replace(@text, ~r/Deriver: .*\n/, "Deriver: unknown-deriver\n")
+      assert {:ok, %NarInfo{deriver: nil}} = NarInfo.parse(unknown)
+
+      # Large text goes to a dirty scheduler; the same errors come back.
+      many = @text <> Enum.map_join(1..40_000, &"X-#{&1}: v\n")
+      assert {:ok, %NarInfo{extra: extra}} = NarInfo.parse(many)
+      assert length(extra) == 40_001
+
+      assert {:error, %Chunker.Error{reason: :invalid_narinfo}} =
+               NarInfo.parse(many <> "X-1: again\n")
+
       assert_raise ArgumentError, fn -> NarInfo.to_string(%{NarInfo.parse!(@text) | url: nil}) end
     end
   end

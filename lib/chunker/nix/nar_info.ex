@@ -25,11 +25,16 @@ defmodule Chunker.Nix.NarInfo do
   line, in order), `ca`, and `extra`: any other `{key, value}` lines, kept in order so that
   writing the file back loses nothing.
 
-  Parsing, writing and fingerprinting run on the caller's scheduler, charged to it.
+  Parsing (text up to 16 KiB; larger on a dirty CPU scheduler), writing and fingerprinting run
+  on the caller's scheduler, charged to it.
   """
 
   alias Chunker.{Error, Native}
   alias Chunker.Nix.Signing
+
+  # Real narinfos are a few hundred bytes; larger text (thousands of references, or hostile)
+  # is parsed on a dirty scheduler.
+  @normal_max 16_384
 
   @enforce_keys [:store_path, :url, :nar_hash, :nar_size]
   defstruct [
@@ -68,14 +73,23 @@ defmodule Chunker.Nix.NarInfo do
   Parses narinfo text (`Key: value` lines). `StorePath`, `URL`, `NarHash` and `NarSize` are
   required; store path and reference names must have Nix's form; keys other than `Sig` may
   appear once. Anything else is `{:error, %Chunker.Error{reason: :invalid_narinfo}}`.
+  `Deriver: unknown-deriver`, which Nix writes when it does not know the deriver, reads as
+  `deriver: nil`, as in Nix. Raises `ArgumentError` if `text` is not a binary.
   """
   @spec parse(String.t()) :: {:ok, t()} | {:error, Error.t()}
-  def parse(text) do
-    case Native.narinfo_parse(text) do
+  def parse(text) when is_binary(text) do
+    result =
+      if byte_size(text) <= @normal_max,
+        do: Native.narinfo_parse(text),
+        else: Native.narinfo_parse_dirty(text)
+
+    case result do
       {:ok, info} -> {:ok, info}
       {:error, {reason, message}} -> {:error, Error.new(reason, message)}
     end
   end
+
+  def parse(text), do: raise(ArgumentError, "expected narinfo text, got: #{inspect(text)}")
 
   @doc """
   Like `parse/1`, but returns the narinfo or raises `Chunker.Error`.
@@ -99,7 +113,9 @@ defmodule Chunker.Nix.NarInfo do
   The fingerprint that the path's signatures sign, as Nix computes it:
   `1;<store path>;sha256:<NAR hash in nix32>;<NAR size>;<references as full paths, comma-separated>`.
 
-  References stay in the order the narinfo lists them. A NAR hash given in hex
+  References are sorted by their bytes and deduplicated, as Nix does (it holds them as a set;
+  narinfos it writes list them sorted), so a signature made here verifies in Nix whatever the
+  order of `references`. A NAR hash given in hex
   (`sha256:<64 hex digits>`) or SRI form (`sha256-<base64>`) is converted to nix32. Any
   other hash is `{:error, %Chunker.Error{reason: :invalid_hash}}`, an invalid narinfo
   `{:error, %Chunker.Error{reason: :invalid_narinfo}}`.

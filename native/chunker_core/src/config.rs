@@ -193,7 +193,7 @@ fn check_one(option: SizeOption, value: usize) -> Result<(), ConfigError> {
             ),
         });
     }
-    if value % 2 != 0 {
+    if !value.is_multiple_of(2) {
         return Err(ConfigError {
             option,
             message: format!(

@@ -76,7 +76,7 @@ pub(crate) fn scan(
     let limit = ((at + bytes.len()) / 2).min(half_max);
     let split = (config.avg_size() / 2).clamp(state.index, limit.max(state.index));
     debug_assert!(
-        at % 2 == 0 && 2 * state.index >= at,
+        at.is_multiple_of(2) && 2 * state.index >= at,
         "pairs before `at` must be scanned"
     );
     let mut hash = state.hash;

@@ -67,7 +67,7 @@ impl NarAwareChunker {
     pub fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>, min_file_size: u64) -> Self {
         Self {
             chunker: IncrementalChunker::new(config, hash),
-            parser: Parser::new(),
+            parser: Parser::without_paths(),
             min_file_size: min_file_size.max(1),
             cuts: VecDeque::new(),
             position: 0,
@@ -94,9 +94,11 @@ impl NarAwareChunker {
         self.parser.feed(piece, &mut events)?;
         for event in events {
             if let Event::File { size, offset, .. } = event {
-                if size >= self.min_file_size {
+                // A size past the end of any input: the NAR ends truncated, which `finish`
+                // reports; no cut is needed there.
+                if let (true, Some(end)) = (size >= self.min_file_size, offset.checked_add(size)) {
                     self.cuts.push_back(offset);
-                    self.cuts.push_back(offset + size);
+                    self.cuts.push_back(end);
                 }
             }
         }

@@ -23,7 +23,7 @@ fn sample(len: usize, seed: u64) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             out.push((x >> 24) as u8);
         } else {
             out.extend_from_slice(words[(x % 6) as usize]);

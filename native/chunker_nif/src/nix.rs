@@ -188,13 +188,21 @@ fn signing_check<'a>(
     })
 }
 
+fn parse_narinfo<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
+    let info = text(&input, "invalid_narinfo", "narinfo").and_then(NarInfo::parse);
+    ok_or_error(env, info.map(NarInfoTerm::from))
+}
+
 /// `narinfo_parse(text)` -> `{:ok, %Chunker.Nix.NarInfo{}}`.
 #[rustler::nif]
 fn narinfo_parse<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
-    timeslice::charged(env, || {
-        let info = text(&input, "invalid_narinfo", "narinfo").and_then(NarInfo::parse);
-        ok_or_error(env, info.map(NarInfoTerm::from))
-    })
+    timeslice::charged(env, || parse_narinfo(env, input))
+}
+
+/// `narinfo_parse/1` on a dirty CPU scheduler, for large (e.g. hostile) text.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn narinfo_parse_dirty<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
+    parse_narinfo(env, input)
 }
 
 /// A `%Chunker.Nix.NarInfo{}` with a field of the wrong type is a `badarg` (rustler's own

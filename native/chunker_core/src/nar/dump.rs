@@ -1,10 +1,10 @@
 //! Writing the NAR of a file, symlink or directory tree, as `nix-store --dump` does.
 
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::MAGIC;
@@ -35,7 +35,8 @@ enum Work {
 /// The output is byte-identical to `nix-store --dump`: entries sorted by the bytes of their
 /// names, a file executable when its owner-execute bit is set, symlink targets as stored.
 /// Other file types (sockets, devices, FIFOs) are errors, as in Nix. A file that shrinks
-/// while it is read is an error; one that grows is read up to the size it had.
+/// while it is read, or is replaced by another kind of file between being listed and being
+/// opened, is an error (of kind `UnexpectedEof`); one that grows is read up to the size it had.
 ///
 /// ```no_run
 /// use std::io::Read;
@@ -73,6 +74,7 @@ impl Dump {
                 put_string(out, b"(");
                 put_string(out, b"type");
                 if kind.is_file() {
+                    let (file, metadata) = open_regular(&path)?;
                     put_string(out, b"regular");
                     if metadata.permissions().mode() & 0o100 != 0 {
                         put_string(out, b"executable");
@@ -81,7 +83,6 @@ impl Dump {
                     put_string(out, b"contents");
                     let size = metadata.len();
                     out.extend_from_slice(&size.to_le_bytes());
-                    let file = File::open(&path).map_err(|e| at(&path, e))?;
                     self.stack.push(Work::CloseNode);
                     self.stack.push(Work::Contents {
                         file,
@@ -187,6 +188,35 @@ impl Read for Dump {
                 Some(work) => self.expand(work)?,
             }
         }
+    }
+}
+
+/// Opens a file found to be a regular file, and takes its mode and size from the open file:
+/// if it was replaced in between, a symlink is not followed (`O_NOFOLLOW`) and a FIFO does not
+/// block the open (`O_NONBLOCK`); either is then reported as a changed file.
+fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    let changed = || {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("{}: the file changed while it was read", path.display()),
+        )
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                changed()
+            } else {
+                at(path, e)
+            }
+        })?;
+    let metadata = file.metadata().map_err(|e| at(path, e))?;
+    if metadata.is_file() {
+        Ok((file, metadata))
+    } else {
+        Err(changed())
     }
 }
 

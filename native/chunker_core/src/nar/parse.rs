@@ -17,6 +17,11 @@ use super::MAGIC;
 const NAME_MAX: u64 = 4096;
 /// Longest symlink target accepted (for the same reason; Linux's PATH_MAX is 4096).
 const TARGET_MAX: u64 = 65536;
+/// Longest path of an entry below the root. Nix sets no limit, but could not restore a
+/// deeper one (a path longer than Linux's PATH_MAX, 4096, cannot be created), and each event
+/// carries its path: without a bound, a NAR of deeply nested long names costs memory and
+/// time quadratic in its size.
+const PATH_MAX: usize = 4096;
 /// Longest tag: "nix-archive-1".
 const TAG_MAX: u64 = 16;
 
@@ -145,6 +150,8 @@ pub struct Parser {
     content_len: u64,
     name: Vec<u8>,
     failed: Option<NarError>,
+    /// Whether events carry paths (they are empty otherwise).
+    paths: bool,
 }
 
 impl Default for Parser {
@@ -169,6 +176,25 @@ impl Parser {
             content_len: 0,
             name: Vec::new(),
             failed: None,
+            paths: true,
+        }
+    }
+
+    /// A parser whose events carry empty paths, for callers that need only the layout: the
+    /// same validation, without copying each entry's path.
+    pub fn without_paths() -> Self {
+        Self {
+            paths: false,
+            ..Self::new()
+        }
+    }
+
+    /// The current path for an event.
+    fn event_path(&self) -> Vec<u8> {
+        if self.paths {
+            self.path.clone()
+        } else {
+            Vec::new()
         }
     }
 
@@ -321,7 +347,7 @@ impl Parser {
         let max = match self.expect {
             Expect::Contents => {
                 events.push(Event::File {
-                    path: self.path.clone(),
+                    path: self.event_path(),
                     executable: self.executable,
                     size: len,
                     offset: self.offset,
@@ -398,7 +424,7 @@ impl Parser {
             Expect::Type if t == b"symlink" => Expect::TargetTag,
             Expect::Type if t == b"directory" => {
                 events.push(Event::Directory {
-                    path: self.path.clone(),
+                    path: self.event_path(),
                 });
                 self.dirs.push(Dir::default());
                 Expect::DirectoryItem
@@ -422,7 +448,7 @@ impl Parser {
             Expect::TargetTag if t == b"target" => Expect::Target,
             Expect::Target => {
                 events.push(Event::Symlink {
-                    path: self.path.clone(),
+                    path: self.event_path(),
                     target: t.to_vec(),
                 });
                 Expect::Close
@@ -437,6 +463,12 @@ impl Parser {
             Expect::NameTag if t == b"name" => Expect::Name,
             Expect::Name => {
                 self.check_name(t)?;
+                let separator = usize::from(!self.path.is_empty());
+                if self.path.len() + separator + t.len() > PATH_MAX {
+                    return Err(self.error_at_string(format!(
+                        "path of more than {PATH_MAX} bytes (deeper than any file system takes)"
+                    )));
+                }
                 self.name.clear();
                 self.name.extend_from_slice(t);
                 Expect::NodeTag

@@ -1,6 +1,8 @@
 //! `.narinfo` files: what a binary cache says about a store path, and the fingerprint its
 //! signatures sign.
 
+use std::collections::{BTreeSet, HashSet};
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
@@ -77,17 +79,14 @@ impl NarInfo {
     /// ```
     pub fn parse(text: &str) -> Result<Self, NixError> {
         let mut info = NarInfo::default();
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         let body = text.strip_suffix('\n').unwrap_or(text);
         for (number, line) in body.split('\n').enumerate() {
             let (key, value) = line.split_once(": ").ok_or_else(|| {
                 invalid(format!("line {} is not `Key: value`: {line:?}", number + 1))
             })?;
-            if key != "Sig" {
-                if seen.contains(&key) {
-                    return Err(invalid(format!("{key} is given more than once")));
-                }
-                seen.push(key);
+            if key != "Sig" && !seen.insert(key) {
+                return Err(invalid(format!("{key} is given more than once")));
             }
             let text = value.to_string();
             match key {
@@ -105,6 +104,8 @@ impl NarInfo {
                         .map(String::from)
                         .collect();
                 }
+                // What Nix writes when it does not know the deriver; it reads it as none.
+                "Deriver" if value == "unknown-deriver" => info.deriver = None,
                 "Deriver" => info.deriver = Some(text),
                 "System" => info.system = Some(text),
                 "Sig" => info.sigs.push(text),
@@ -197,18 +198,21 @@ impl NarInfo {
     }
 
     /// What a signature of this path signs:
-    /// `1;<store path>;sha256:<nix32 NAR hash>;<NAR size>;<references, full paths, comma-separated>`,
-    /// references in the order the narinfo lists them. A NAR hash given in hex
-    /// (`sha256:<64 hex digits>`) or in SRI form (`sha256-<base64>`) is written in nix32.
+    /// `1;<store path>;sha256:<nix32 NAR hash>;<NAR size>;<references, full paths, comma-separated>`.
+    /// References are sorted and deduplicated, as Nix does (it holds them as a set): a
+    /// narinfo that lists them in another order has the same fingerprint, and a signature
+    /// Nix verifies. A NAR hash given in hex (`sha256:<64 hex digits>`) or in SRI form
+    /// (`sha256-<base64>`) is written in nix32.
     pub fn fingerprint(&self) -> Result<String, NixError> {
         self.validate()?;
         let dir = self.store_dir()?;
         let hash = nix32_sha256(&self.nar_hash)?;
-        let references: Vec<String> = self
+        let references: BTreeSet<String> = self
             .references
             .iter()
             .map(|name| format!("{dir}/{name}"))
             .collect();
+        let references: Vec<String> = references.into_iter().collect();
         Ok(format!(
             "1;{};sha256:{};{};{}",
             self.store_path,
@@ -273,10 +277,10 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_keeps_reference_order_and_normalizes_the_hash() {
+    fn fingerprint_sorts_references_and_normalizes_the_hash() {
         let want = "1;/nix/store/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-hello;\
                     sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73;120;\
-                    /nix/store/1mdqa9w1p6cmli6976v4wi0sw9r4p5pr-b,/nix/store/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-a";
+                    /nix/store/0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-a,/nix/store/1mdqa9w1p6cmli6976v4wi0sw9r4p5pr-b";
         assert_eq!(info().fingerprint().unwrap(), want);
         let hex = NarInfo {
             nar_hash: "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -289,6 +293,11 @@ mod tests {
             ..info()
         };
         assert_eq!(sri.fingerprint().unwrap(), want);
+        let mut repeated = info();
+        repeated
+            .references
+            .push("0mdqa9w1p6cmli6976v4wi0sw9r4p5pr-a".into());
+        assert_eq!(repeated.fingerprint().unwrap(), want);
     }
 
     #[test]
