@@ -38,6 +38,12 @@ defmodule Chunker.Schedule do
 
   @decompress_rates %{zstd: 1_200, lz4: 2_500, xz: 80, bzip2: 35}
 
+  # A dirty chunking slice is scanned in parallel segments, one per core, each hashed by its
+  # core (chunker_core's cut_run.rs): measured 2.8-3.2 GB/s per 1.3-4 MiB slice with BLAKE3
+  # at 16-64 KiB chunks on the 2 cores, against 1.7-1.8 GB/s for the sequential rates above.
+  # Slices are sized for that, so each still takes about @dirty_slice_us.
+  @parallel_chunking_speedup 1.7
+
   @typedoc """
   Chunking (of a NAR, NAR-aware) with a hash and an average chunk size, hashing alone, compressing at a level
   (`nil`: the format's default), or decompressing.
@@ -56,9 +62,15 @@ defmodule Chunker.Schedule do
   @doc false
   @spec slice_size(work()) :: pos_integer()
   def slice_size(work) do
-    granules = trunc(@dirty_slice_us / us_per_byte(work) / @slice_granule)
+    granules = trunc(@dirty_slice_us * speedup(work) / us_per_byte(work) / @slice_granule)
     max(granules, 1) * @slice_granule
   end
+
+  defp speedup({kind, _algo, _avg}) when kind in [:chunk, :nar_chunk] do
+    if System.schedulers_online() > 1, do: @parallel_chunking_speedup, else: 1.0
+  end
+
+  defp speedup(_work), do: 1.0
 
   defp us_per_byte({:chunk, :none, avg}), do: 1 / @rates.scan + @per_chunk_us / avg
 

@@ -16,8 +16,9 @@ use std::fmt;
 use crate::chunk::{Chunk, ChunkBytes};
 use crate::config::ChunkerConfig;
 use crate::cut::{scan, Scan};
+use crate::cut_run::cut_run;
 use crate::hash::HashAlgorithm;
-use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
+use crate::pipeline::PARALLEL_MIN_BYTES;
 
 /// Where a chunk's bytes are during the [`Batch`] that reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,8 +244,8 @@ impl IncrementalChunker {
 
     /// Cuts the chunks that begin at or after `piece[from]` (when the open chunk begins in the
     /// piece; the piece starts at input offset `piece_base`), keeping the tail as the open
-    /// chunk, and hashes every chunk of the call, overlapping the two on rayon's pool for
-    /// large calls.
+    /// chunk, and hashes every chunk of the call. Large calls use rayon's pool: the piece is
+    /// scanned in parallel segments (`cut_run.rs`) while the chunks of carried bytes are hashed.
     fn cut_piece_and_hash<'a>(
         &'a mut self,
         carried_used: usize,
@@ -264,48 +265,42 @@ impl IncrementalChunker {
             ..
         } = self;
         let carried: &'a [u8] = carried.get(..carried_used).unwrap_or_default();
-        let mut cut_rest = |hashing: Option<&mut crate::pipeline::Hashing<'_, 'a>>| {
-            let mut hashing = hashing;
-            if let Some(hashing) = hashing.as_deref_mut() {
-                for (chunk, source) in chunks.iter().zip(sources.iter()) {
-                    hashing.submit(bytes_at(carried, piece, *source, chunk.length));
-                }
-            }
-            let Some(mut at) = from else { return };
-            loop {
-                let rest = piece.get(at..).unwrap_or_default();
-                match scan(config, state, rest, 0) {
-                    Some(length) => {
-                        if let Some(hashing) = hashing.as_deref_mut() {
-                            hashing.submit(ChunkBytes::contiguous(
-                                rest.get(..length).unwrap_or_default(),
-                            ));
-                        }
-                        chunks.push(Chunk {
-                            offset: piece_base + at as u64,
-                            length,
-                            hash: None,
-                        });
-                        sources.push(Source::Piece(at));
-                        *state = Scan::new(config);
-                        at += length;
-                    }
-                    None => {
-                        open.extend_from_slice(rest);
-                        *open_offset = piece_base + at as u64;
-                        break;
-                    }
+        let parallel = carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
+        let (config, hash) = (*config, *hash);
+        let hash_carried = |chunks: &mut Vec<Chunk>| {
+            if let Some(algo) = hash {
+                for (chunk, source) in chunks.iter_mut().zip(sources.iter()) {
+                    chunk.hash =
+                        Some(algo.hash_bytes(&bytes_at(carried, piece, *source, chunk.length)));
                 }
             }
         };
-        if let Some(algo) = *hash {
-            let parallel = carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
-            let ((), digests) = with_hashing(algo, parallel, |hashing| cut_rest(Some(hashing)));
-            for (chunk, digest) in chunks.iter_mut().zip(digests) {
-                chunk.hash = Some(digest);
-            }
+        let cut_piece = || {
+            from.map(|at| {
+                (
+                    at,
+                    cut_run(&config, piece.get(at..).unwrap_or_default(), hash, parallel),
+                )
+            })
+        };
+        let run = if parallel && !chunks.is_empty() && from.is_some() {
+            rayon::join(|| hash_carried(chunks), cut_piece).1
         } else {
-            cut_rest(None);
+            hash_carried(chunks);
+            cut_piece()
+        };
+        if let Some((at, run)) = run {
+            for chunk in run.chunks {
+                let start = at + chunk.offset as usize;
+                chunks.push(Chunk {
+                    offset: piece_base + start as u64,
+                    ..chunk
+                });
+                sources.push(Source::Piece(start));
+            }
+            open.extend_from_slice(piece.get(at + run.open..).unwrap_or_default());
+            *open_offset = piece_base + (at + run.open) as u64;
+            *state = run.state;
         }
         Batch {
             chunks,

@@ -25,6 +25,7 @@ mod chunk;
 pub mod compression;
 mod config;
 mod cut;
+mod cut_run;
 mod hash;
 mod incremental;
 pub mod nar;

@@ -1,15 +1,17 @@
 //! Chunking a whole input that is already in memory.
 
-use crate::chunk::{Chunk, ChunkBytes};
+use crate::chunk::Chunk;
 use crate::config::ChunkerConfig;
+use crate::cut_run::cut_run;
 use crate::hash::HashAlgorithm;
-use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
 
 /// Splits `data` into chunks whose boundaries are those of `fastcdc::v2020::FastCDC` with the
 /// same sizes, and hashes each chunk with `hash`. Offsets count from `data[0]`.
 ///
-/// For inputs of [`PARALLEL_MIN_BYTES`](crate::PARALLEL_MIN_BYTES) or more, chunks are hashed
-/// on rayon's pool while the cut-point scan goes on.
+/// Large inputs use rayon's pool: from [`PARALLEL_MIN_BYTES`](crate::PARALLEL_MIN_BYTES),
+/// chunks are hashed on it while the cut-point scan goes on; from twice a segment's length
+/// (512 KiB, or 16 average chunks if more), the scan itself is split into segments scanned
+/// (and hashed) in parallel, with exactly the sequential result.
 ///
 /// ```
 /// use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm};
@@ -20,49 +22,20 @@ use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
 /// assert_eq!(lengths, [262_144, 262_144, 75_712]);
 /// ```
 pub fn chunk_slice(data: &[u8], config: &ChunkerConfig, hash: Option<HashAlgorithm>) -> Vec<Chunk> {
-    let Some(algo) = hash else {
-        return cut_points(data, config);
-    };
-    let parallel = data.len() >= PARALLEL_MIN_BYTES;
-    let (mut chunks, digests) = with_hashing(algo, parallel, |hashing| {
-        let mut chunks = Vec::with_capacity(data.len() / config.avg_size() + 1);
-        for_each_cut(data, config, |offset, bytes| {
-            hashing.submit(ChunkBytes::contiguous(bytes));
-            chunks.push(chunk_at(offset, bytes.len()));
+    let run = cut_run(config, data, hash, true);
+    let mut chunks = run.chunks;
+    // The chunk still open at the end of the input is its last one.
+    if let Some(tail) = data.get(run.open..).filter(|tail| !tail.is_empty()) {
+        chunks.push(Chunk {
+            offset: run.open as u64,
+            length: tail.len(),
+            hash: hash.map(|algo| algo.hash(tail)),
         });
-        chunks
-    });
-    for (chunk, digest) in chunks.iter_mut().zip(digests) {
-        chunk.hash = Some(digest);
     }
     chunks
 }
 
 /// The boundaries alone (no hashing), as [`Chunk`]s with `hash: None`.
 pub fn cut_points(data: &[u8], config: &ChunkerConfig) -> Vec<Chunk> {
-    let mut chunks = Vec::with_capacity(data.len() / config.avg_size() + 1);
-    for_each_cut(data, config, |offset, bytes| {
-        chunks.push(chunk_at(offset, bytes.len()))
-    });
-    chunks
-}
-
-fn for_each_cut<'d>(data: &'d [u8], config: &ChunkerConfig, mut emit: impl FnMut(u64, &'d [u8])) {
-    let mut rest = data;
-    let mut offset = 0u64;
-    while !rest.is_empty() {
-        let length = config.cut(rest).clamp(1, rest.len());
-        let (bytes, tail) = rest.split_at(length);
-        emit(offset, bytes);
-        offset += length as u64;
-        rest = tail;
-    }
-}
-
-fn chunk_at(offset: u64, length: usize) -> Chunk {
-    Chunk {
-        offset,
-        length,
-        hash: None,
-    }
+    chunk_slice(data, config, None)
 }
