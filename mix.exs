@@ -18,6 +18,9 @@ defmodule Chunker.MixProject do
       erlc_paths: erlc_paths(Mix.env()),
       start_permanent: Mix.env() == :prod,
       deps: [],
+      # Only `mix chunker.bench` calls :crypto (random input, SHA-256 reference); the library
+      # itself does not need it at run time.
+      xref: [exclude: [:crypto]],
       package: [
         files:
           ~w(lib mix native/Cargo.toml native/Cargo.lock native/chunker_core native/chunker_nif

@@ -3,7 +3,7 @@
 #     mix run bench/chunking.exs            # 256 MiB of random data
 #     CHUNKER_BENCH_MIB=64 mix run bench/chunking.exs
 #
-# The reference is native/chunker_core/examples/reference_throughput: the `fastcdc` crate's
+# The reference is native/chunker_core/examples/reference.rs (`chunk` mode): the `fastcdc` crate's
 # v2020::FastCDC iterator and `blake3::hash` of each chunk, sequentially on one core, over the
 # same file held in memory. It runs before and after the Elixir measurements and the better
 # figure counts, so a noisy neighbour cannot flatter the ratio. Every figure is the best of
@@ -80,17 +80,17 @@ defmodule ChunkingBench do
 
   defp build_reference! do
     native = Path.join(@root, "native")
-    args = ~w(build --release --quiet --package chunker_core --example reference_throughput)
+    args = ~w(build --release --quiet --package chunker_core --example reference)
     {_, 0} = System.cmd("cargo", args, cd: native, stderr_to_stdout: true)
-    Path.join([native, "target", "release", "examples", "reference_throughput"])
+    Path.join([native, "target", "release", "examples", "reference"])
   end
 
   defp run_reference(binary, path) do
-    args = [path, Integer.to_string(@repeats) | Enum.map(@avg_sizes, &Integer.to_string/1)]
-    {output, 0} = System.cmd(binary, args)
+    args = ["chunk", path, Integer.to_string(@repeats), "blake3"]
+    {output, 0} = System.cmd(binary, args ++ Enum.map(@avg_sizes, &Integer.to_string/1))
 
     for line <- String.split(output, "\n", trim: true), into: %{} do
-      [avg, seconds, _sink] = String.split(line, " ")
+      [avg, seconds, _chunks] = String.split(line, " ")
       {String.to_integer(avg), String.to_float(seconds)}
     end
   end

@@ -46,7 +46,8 @@ defmodule Chunker.Compression do
   """
 
   alias Chunker.{Error, Input, Native, Schedule}
-  alias Chunker.Compression.{Batch, Options}
+  alias Chunker.Batch
+  alias Chunker.Compression.Options
 
   @type format :: :zstd | :lz4 | :xz | :bzip2
 

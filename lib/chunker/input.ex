@@ -15,6 +15,16 @@ defmodule Chunker.Input do
 
   def to_binary!(data), do: raise(ArgumentError, message(data))
 
+  # {total bytes, count, largest size} of a list of binaries, in one pass.
+  @doc false
+  @spec measure([binary()]) :: {non_neg_integer(), non_neg_integer(), non_neg_integer()}
+  def measure(binaries) do
+    Enum.reduce(binaries, {0, 0, 0}, fn binary, {bytes, count, largest} ->
+      size = byte_size(binary)
+      {bytes + size, count + 1, max(largest, size)}
+    end)
+  end
+
   defp message(data) do
     "expected iodata (a binary, or a list of bytes and binaries), got: #{inspect(data, limit: 10)}"
   end

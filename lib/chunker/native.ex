@@ -14,7 +14,7 @@ defmodule Chunker.Native do
       priv ->
         path = :filename.join(priv, ~c"native/libchunker_nif")
 
-        case :erlang.load_nif(path, 0) do
+        case :erlang.load_nif(path, threads()) do
           :ok -> :ok
           {:error, reason} -> remember_load_error({path, reason})
         end
@@ -22,6 +22,24 @@ defmodule Chunker.Native do
 
     # Loading the module succeeds either way, so that each call can explain the problem.
     :ok
+  end
+
+  # The size of rayon's pool, read once when the library loads: `config :chunker, threads: n`
+  # or the CHUNKER_THREADS environment variable; 0 (the default) means one per core.
+  defp threads do
+    case Application.get_env(:chunker, :threads) || System.get_env("CHUNKER_THREADS") do
+      threads when is_integer(threads) and threads > 0 ->
+        threads
+
+      threads when is_binary(threads) ->
+        case Integer.parse(threads) do
+          {threads, ""} when threads > 0 -> threads
+          _ -> 0
+        end
+
+      _ ->
+        0
+    end
   end
 
   defp remember_load_error(error), do: :persistent_term.put({__MODULE__, :load_error}, error)
@@ -51,6 +69,12 @@ defmodule Chunker.Native do
   def hasher_update(_hasher, _binary, _from, _len), do: not_loaded()
   def hasher_update_dirty(_hasher, _binary, _from, _len), do: not_loaded()
   def hasher_finish(_hasher), do: not_loaded()
+  def hash_list(_binaries, _algorithm, _budget_us), do: not_loaded()
+  def hash_many_dirty(_binaries, _algorithm), do: not_loaded()
+  def hashers_step(_entries), do: not_loaded()
+  def chunk_list(_binaries, _sizes, _hash, _with_data, _budget_us), do: not_loaded()
+  def chunk_many_dirty(_binaries, _sizes, _hash, _with_data), do: not_loaded()
+  def thread_count, do: not_loaded()
   def compression_validate(_format, _level), do: not_loaded()
   def detect_format(_binary), do: not_loaded()
   def compress(_binary, _format, _level), do: not_loaded()

@@ -11,6 +11,8 @@ defmodule Chunker.Options do
   | `:hash`     | `:blake3`, `:sha256`, `:none`                  | `:blake3`  |
   | `:data`     | `true`, `false`                                | `true`     |
   | `:nar_aware` | `true`, `false`                               | `false`    |
+  | `:copy`     | `true`, `false`                               | `false`    |
+  | `:memory_budget` | bytes (positive integer) or `:infinity`  | 64 MiB     |
 
   Sizes must satisfy `min_size <= avg_size <= max_size`; the ranges and the evenness rule are
   those of the `fastcdc` crate, whose boundaries chunker reproduces.
@@ -26,6 +28,19 @@ defmodule Chunker.Options do
   start and end at the edges of the contents of every file of at least `min_size` bytes, so
   such a file's chunks do not depend on what precedes it in the archive. Anything that is not
   a valid NAR is an `:invalid_nar` error.
+
+  With `copy: true` each chunk's `data` is a binary of its own. By default a chunk's data is a
+  sub-binary of the input it lies in (no copy): cheap, but while any one chunk is alive it
+  keeps the whole input binary (a 1 MiB stream piece, a whole file read by `chunk_file/2`)
+  in memory. Ask for copies when you keep a few small chunks for long (a cache, an ETS table)
+  and drop the rest; the copy costs a `memcpy` of every chunk.
+
+  `:memory_budget` bounds what a stream (`Chunker.stream/2`, `Chunker.stream_file/2`) may
+  hold of its own: the unchunked tail and a chunk spanning two pieces, up to 3 × `max_size`,
+  plus the 1 MiB read buffer of `stream_file/2` (the pieces you feed `stream/2` are yours).
+  Settings that could need more fail with reason `:memory_budget_exceeded` when the stream is
+  created. The default is `Application.get_env(:chunker, :memory_budget, 67_108_864)`, which
+  every valid size fits (3 × 16 MiB + 1 MiB); set it lower where memory is tight.
 
   Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
   `:max_size` derives the missing ones as a quarter and four times the average (rounded down
@@ -49,10 +64,30 @@ defmodule Chunker.Options do
     nar_large: {262_144, 1_048_576, 4_194_304}
   }
   @hashes [:blake3, :sha256, :none]
-  @known [:preset, :min_size, :avg_size, :max_size, :hash, :data, :nar_aware]
+  @known [
+    :preset,
+    :min_size,
+    :avg_size,
+    :max_size,
+    :hash,
+    :data,
+    :nar_aware,
+    :copy,
+    :memory_budget
+  ]
+  @default_memory_budget 67_108_864
 
   @enforce_keys [:min_size, :avg_size, :max_size]
-  defstruct [:min_size, :avg_size, :max_size, hash: :blake3, data: true, nar_aware: false]
+  defstruct [
+    :min_size,
+    :avg_size,
+    :max_size,
+    hash: :blake3,
+    data: true,
+    nar_aware: false,
+    copy: false,
+    memory_budget: @default_memory_budget
+  ]
 
   @type preset :: :default | :nar | :nar_small | :nar_large
   @type option ::
@@ -63,13 +98,17 @@ defmodule Chunker.Options do
           | {:hash, :blake3 | :sha256 | :none}
           | {:data, boolean()}
           | {:nar_aware, boolean()}
+          | {:copy, boolean()}
+          | {:memory_budget, pos_integer() | :infinity}
   @type t :: %__MODULE__{
           min_size: pos_integer(),
           avg_size: pos_integer(),
           max_size: pos_integer(),
           hash: :blake3 | :sha256 | :none,
           data: boolean(),
-          nar_aware: boolean()
+          nar_aware: boolean(),
+          copy: boolean(),
+          memory_budget: pos_integer() | :infinity
         }
 
   @doc """
@@ -92,6 +131,8 @@ defmodule Chunker.Options do
          {:ok, hash} <- fetch_choice(opts, :hash, @hashes, :blake3),
          {:ok, data} <- fetch_choice(opts, :data, [true, false], true),
          {:ok, nar_aware} <- fetch_choice(opts, :nar_aware, [true, false], false),
+         {:ok, copy} <- fetch_choice(opts, :copy, [true, false], false),
+         {:ok, budget} <- fetch_budget(opts),
          {:ok, {min, avg, max}} <- resolve_sizes(opts, preset),
          :ok <- check_sizes(min, avg, max) do
       {:ok,
@@ -101,7 +142,9 @@ defmodule Chunker.Options do
          max_size: max,
          hash: hash,
          data: data,
-         nar_aware: nar_aware
+         nar_aware: nar_aware,
+         copy: copy,
+         memory_budget: budget
        }}
     end
   end
@@ -137,6 +180,40 @@ defmodule Chunker.Options do
 
       true ->
         :ok
+    end
+  end
+
+  @doc false
+  # Checks that a stream with these options, reading `read_size` bytes at a time itself,
+  # fits the memory budget.
+  @spec check_memory(t(), non_neg_integer()) :: :ok | {:error, Error.t()}
+  def check_memory(%__MODULE__{memory_budget: :infinity}, _read_size), do: :ok
+
+  def check_memory(%__MODULE__{memory_budget: budget, max_size: max}, read_size) do
+    needed = 3 * max + read_size
+
+    if needed <= budget do
+      :ok
+    else
+      {:error,
+       Error.new(
+         :memory_budget_exceeded,
+         "a stream with max_size #{max} may hold up to #{needed} bytes " <>
+           "(3 * max_size#{if read_size > 0, do: " + a #{read_size}-byte read buffer"}), " <>
+           "more than memory_budget (#{budget}); lower max_size or raise memory_budget"
+       )}
+    end
+  end
+
+  defp fetch_budget(opts) do
+    default = Application.get_env(:chunker, :memory_budget, @default_memory_budget)
+
+    case Keyword.get(opts, :memory_budget, default) do
+      budget when (is_integer(budget) and budget > 0) or budget == :infinity ->
+        {:ok, budget}
+
+      budget ->
+        invalid("memory_budget must be a positive integer or :infinity, got: #{inspect(budget)}")
     end
   end
 

@@ -34,6 +34,8 @@ defmodule Chunker.Schedule do
   @per_chunk_us 0.4
   @normal_budget_us 100
   @dirty_slice_us 800
+  @per_item_us 0.3
+  @batch_normal_max_us 200
   @slice_granule 4_096
 
   @decompress_rates %{zstd: 1_200, lz4: 2_500, xz: 80, bzip2: 35}
@@ -97,6 +99,53 @@ defmodule Chunker.Schedule do
   defp compress_rate(:xz, level) when level <= 3, do: 8
   defp compress_rate(:xz, _level), do: 2.5
   defp compress_rate(:bzip2, _level), do: 12
+
+  @doc false
+  @spec batch_cost_us(non_neg_integer(), non_neg_integer(), work()) :: float()
+  def batch_cost_us(bytes, count, work), do: bytes * us_per_byte(work) + count * per_item_us(work)
+
+  # A batch of many items (hash_many, chunk_many) whose whole cost is at most
+  # @batch_normal_max_us runs on the caller's scheduler, in calls of @normal_budget_us that
+  # return a continuation; a larger one on dirty schedulers, spread over the pool's threads.
+  @doc false
+  @spec batch_on_normal?(non_neg_integer(), non_neg_integer(), work()) :: boolean()
+  def batch_on_normal?(bytes, count, work),
+    do: batch_cost_us(bytes, count, work) <= @batch_normal_max_us
+
+  @doc false
+  @spec normal_step_us() :: pos_integer()
+  def normal_step_us, do: @normal_budget_us
+
+  # Splits `binaries` into rounds of about one dirty slice of work per pool thread (each round
+  # one dirty call), in order.
+  @doc false
+  @spec rounds([binary()], work(), pos_integer()) :: [[binary()]]
+  def rounds(binaries, work, threads) do
+    budget = @dirty_slice_us * threads
+    item_us = per_item_us(work)
+    byte_us = us_per_byte(work)
+
+    Enum.chunk_while(
+      binaries,
+      {[], 0.0},
+      fn binary, {round, cost} ->
+        cost = cost + item_us + byte_size(binary) * byte_us
+
+        if cost >= budget,
+          do: {:cont, Enum.reverse([binary | round]), {[], 0.0}},
+          else: {:cont, {[binary | round], cost}}
+      end,
+      fn
+        {[], _cost} -> {:cont, {[], 0.0}}
+        {round, _cost} -> {:cont, Enum.reverse(round), {[], 0.0}}
+      end
+    )
+  end
+
+  defp per_item_us({kind, _algo, _avg}) when kind in [:chunk, :nar_chunk],
+    do: @per_item_us + @per_chunk_us
+
+  defp per_item_us(_work), do: @per_item_us
 
   @doc false
   @spec normal_budget(work()) :: pos_integer()

@@ -76,6 +76,39 @@ defmodule Chunker.StreamTest do
     assert IO.iodata_to_binary(Enum.map(chunks, & &1.data)) == "abc" <> big <> "xyz"
   end
 
+  test "copy: true gives every chunk a binary of its own, with the same chunks", ctx do
+    big = TestData.random_bytes(3_000_000, 24)
+    copied = stream_list(["abc", big], [copy: true] ++ @opts)
+    assert copied == stream_list(["abc", big], @opts)
+    assert Enum.all?(copied, &(:binary.referenced_byte_size(&1.data) == &1.length))
+
+    {:ok, chunks} = Chunker.chunk(big, [copy: true] ++ @opts)
+    assert Enum.all?(chunks, &(:binary.referenced_byte_size(&1.data) == &1.length))
+    {:ok, chunks} = Chunker.chunk_file(ctx.path, [copy: true] ++ @opts)
+    assert chunks == ctx.expected
+    assert Enum.all?(chunks, &(:binary.referenced_byte_size(&1.data) == &1.length))
+  end
+
+  test "a stream whose settings exceed memory_budget is refused", ctx do
+    opts = [max_size: 1_048_576, avg_size: 262_144, memory_budget: 3_000_000]
+
+    assert_raise Chunker.Error, ~r/memory_budget \(3000000\)/, fn -> Chunker.stream([], opts) end
+    assert_raise Chunker.Error, ~r/read buffer/, fn -> Chunker.stream_file(ctx.path, opts) end
+
+    assert {:error, %Chunker.Error{reason: :memory_budget_exceeded}} =
+             Chunker.chunk_file(ctx.path, [data: false] ++ opts)
+
+    # 3 MiB fits 4,000,000 bytes; with stream_file's 1 MiB reads it does not.
+    opts = Keyword.put(opts, :memory_budget, 4_000_000)
+    assert [_ | _] = stream_list([ctx.data], opts)
+    assert_raise Chunker.Error, ~r/read buffer/, fn -> Chunker.stream_file(ctx.path, opts) end
+    assert [_ | _] = Chunker.stream_file(ctx.path, memory_budget: :infinity) |> Enum.to_list()
+
+    assert_raise Chunker.Error, ~r/memory_budget must be/, fn ->
+      Chunker.stream([], memory_budget: 0)
+    end
+  end
+
   test "chunks spanning pieces carry the right bytes", ctx do
     chunks = stream_list(TestData.split(ctx.data, [999]), @opts)
     assert Enum.all?(chunks, &(&1.data == binary_part(ctx.data, &1.offset, &1.length)))

@@ -9,7 +9,14 @@
 //! - `parallel_hash`: hashing a batch of 16 KiB chunks sequentially vs on rayon's pool, for
 //!   total sizes around `PARALLEL_HASH_MIN_BYTES`.
 //!
-//! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size.
+//! - `matrix`: input sizes 1 KiB, 64 KiB, 1 MiB, 10 MiB, 100 MiB of four kinds of data
+//!   (random, zeros, text-like, real files: `CHUNKER_REAL_DATA` or `../../tmp/otp.tar`, a tar
+//!   of the OTP installation that `script/test` makes, repeated to the size), default sizes
+//!   (16K/64K/256K) with BLAKE3: `reference` as above against `chunk_slice`.
+//! - `hash_many`: 1,024 items of 1 KiB, 64 KiB and 1 MiB hashed one after the other with the
+//!   `blake3` crate against `HashAlgorithm::hash_many` on rayon's pool.
+//!
+//! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size of `vs_reference`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -107,5 +114,112 @@ fn parallel_hash(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, vs_reference, parallel_hash);
+/// Words of varying length separated by spaces and newlines: text whose bytes are far from
+/// uniform, as source code and logs are.
+fn text_bytes(len: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "the",
+        "chunk",
+        "boundary",
+        "of",
+        "content",
+        "defined",
+        "data",
+        "a",
+        "fn",
+        "let",
+        "return",
+        "0x2f",
+        "{",
+        "}",
+        "deduplication",
+        "store",
+    ];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
+        out.push(if x.is_multiple_of(11) { b'\n' } else { b' ' });
+    }
+    out.truncate(len);
+    out
+}
+
+/// The real-data file repeated (or cut) to `len` bytes; `None` when there is no such file.
+fn real_bytes(len: usize) -> Option<Vec<u8>> {
+    let path = std::env::var("CHUNKER_REAL_DATA")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../tmp/otp.tar").into());
+    let file = std::fs::read(path).ok().filter(|file| !file.is_empty())?;
+    Some(file.iter().copied().cycle().take(len).collect())
+}
+
+fn matrix(c: &mut Criterion) {
+    let config = ChunkerConfig::default();
+    let (min, avg, max) = (16_384, 65_536, 262_144);
+    let largest = 100 << 20;
+    let mut kinds = vec![
+        ("random", random_bytes(largest)),
+        ("zeros", vec![0u8; largest]),
+        ("text", text_bytes(largest)),
+    ];
+    if let Some(real) = real_bytes(largest) {
+        kinds.push(("otp_tar", real));
+    }
+    let mut group = c.benchmark_group("matrix");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (kind, data) in &kinds {
+        for (size_label, size) in [
+            ("1K", 1usize << 10),
+            ("64K", 64 << 10),
+            ("1M", 1 << 20),
+            ("10M", 10 << 20),
+            ("100M", 100 << 20),
+        ] {
+            let input = &data[..size];
+            let label = format!("{kind}/{size_label}");
+            group.throughput(Throughput::Bytes(size as u64));
+            group.bench_with_input(BenchmarkId::new("reference", &label), input, |b, d| {
+                b.iter(|| reference(black_box(d), min, avg, max))
+            });
+            group.bench_with_input(BenchmarkId::new("chunk_slice", &label), input, |b, d| {
+                b.iter(|| chunk_slice(black_box(d), &config, Some(HashAlgorithm::Blake3)).len())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn hash_many(c: &mut Criterion) {
+    let data = random_bytes(64 << 20);
+    let mut group = c.benchmark_group("hash_many");
+    group.sample_size(10);
+    for item in [1usize << 10, 64 << 10, 1 << 20] {
+        let count = (data.len() / item).min(1024);
+        let items: Vec<&[u8]> = data.chunks(item).take(count).collect();
+        let label = format!("{}K", item / 1024);
+        group.throughput(Throughput::Bytes((item * count) as u64));
+        group.bench_with_input(
+            BenchmarkId::new("blake3_one_core", &label),
+            &items,
+            |b, i| {
+                b.iter(|| {
+                    i.iter()
+                        .map(|x| blake3::hash(x).as_bytes()[0] as usize)
+                        .sum::<usize>()
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("hash_many", &label), &items, |b, i| {
+            b.iter(|| HashAlgorithm::Blake3.hash_many(black_box(i)).len())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, vs_reference, parallel_hash, matrix, hash_many);
 criterion_main!(benches);

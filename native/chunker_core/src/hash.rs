@@ -50,6 +50,20 @@ impl HashAlgorithm {
         }
     }
 
+    /// Hashes each of `items`, in parallel on rayon's pool (see [`crate::parallel`]); digests
+    /// in input order.
+    ///
+    /// ```
+    /// use chunker_core::HashAlgorithm;
+    /// let items: [&[u8]; 2] = [b"a", b"b"];
+    /// let digests = HashAlgorithm::Blake3.hash_many(&items);
+    /// assert_eq!(digests[1], HashAlgorithm::Blake3.hash(b"b"));
+    /// ```
+    pub fn hash_many(self, items: &[&[u8]]) -> Vec<Digest> {
+        // An item's cost: its bytes, plus about 64 bytes' worth of fixed cost.
+        crate::parallel::map_by_weight(items, |item| item.len() + 64, |item| self.hash(item))
+    }
+
     /// Returns an incremental hasher for data that arrives in pieces.
     pub fn hasher(self) -> Hasher {
         match self {

@@ -7,6 +7,7 @@
 //!
 //! - [`chunk_slice`]: a whole input in memory; chunk digests are computed on rayon's pool when
 //!   the input is large enough for that to pay.
+//! - [`chunk_many`]: many inputs at once, spread over rayon's pool.
 //! - [`IncrementalChunker`]: feed pieces of any size as they arrive, then finish.
 //! - [`ChunkStream`]: an iterator over any [`std::io::Read`].
 //!
@@ -44,6 +45,6 @@ pub use config::{
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};
 pub use nar_aware::{NarAwareChunker, NarChunkError};
-pub use oneshot::{chunk_slice, cut_points};
+pub use oneshot::{chunk_many, chunk_slice, cut_points};
 pub use pipeline::PARALLEL_MIN_BYTES;
 pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};

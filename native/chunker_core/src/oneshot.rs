@@ -10,7 +10,7 @@ use crate::hash::HashAlgorithm;
 ///
 /// Large inputs use rayon's pool: from [`PARALLEL_MIN_BYTES`](crate::PARALLEL_MIN_BYTES),
 /// chunks are hashed on it while the cut-point scan goes on; from twice a segment's length
-/// (512 KiB, or 16 average chunks if more), the scan itself is split into segments scanned
+/// (256 KiB, or 8 average chunks if more), the scan itself is split into segments scanned
 /// (and hashed) in parallel, with exactly the sequential result.
 ///
 /// ```
@@ -38,4 +38,26 @@ pub fn chunk_slice(data: &[u8], config: &ChunkerConfig, hash: Option<HashAlgorit
 /// The boundaries alone (no hashing), as [`Chunk`]s with `hash: None`.
 pub fn cut_points(data: &[u8], config: &ChunkerConfig) -> Vec<Chunk> {
     chunk_slice(data, config, None)
+}
+
+/// [`chunk_slice`] of each of `items`, the items spread over rayon's pool (see
+/// [`crate::parallel`]); results in input order, offsets counting from each item's start.
+///
+/// ```
+/// use chunker_core::{chunk_many, chunk_slice, ChunkerConfig, HashAlgorithm};
+/// let config = ChunkerConfig::default();
+/// let items: [&[u8]; 2] = [b"first", &[7u8; 100_000]];
+/// let chunked = chunk_many(&items, &config, Some(HashAlgorithm::Blake3));
+/// assert_eq!(chunked[1], chunk_slice(items[1], &config, Some(HashAlgorithm::Blake3)));
+/// ```
+pub fn chunk_many(
+    items: &[&[u8]],
+    config: &ChunkerConfig,
+    hash: Option<HashAlgorithm>,
+) -> Vec<Vec<Chunk>> {
+    crate::parallel::map_by_weight(
+        items,
+        |item| item.len() + 256,
+        |item| chunk_slice(item, config, hash),
+    )
 }

@@ -46,6 +46,47 @@ where
     }
 }
 
+/// Like [`map`], for many items of uneven, often tiny, cost: the items are grouped into runs
+/// of about equal `weight` (16 per thread), each run mapped on one thread, so the pool's
+/// per-task cost is paid per run rather than per item. (Measured with hash_many of 10,000
+/// 64-byte items: one task per item made 2 threads no faster than one.)
+pub fn map_by_weight<T, R, W, F>(items: &[T], weight: W, f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    W: Fn(&T) -> usize,
+    F: Fn(&T) -> R + Sync + Send,
+{
+    let total: usize = items.iter().map(&weight).sum();
+    // Many runs per thread, so that a thread slowed by a neighbour (on a 2-core machine, a
+    // BEAM scheduler thread spinning) leaves its share to be stolen.
+    let runs = rayon::current_num_threads().saturating_mul(16).max(1);
+    let target = (total / runs).max(1);
+    let mut bounds = Vec::with_capacity(runs + 1);
+    let mut start = 0;
+    let mut filled = 0;
+    for (index, item) in items.iter().enumerate() {
+        filled += weight(item);
+        if filled >= target {
+            bounds.push(start..index + 1);
+            start = index + 1;
+            filled = 0;
+        }
+    }
+    if start < items.len() {
+        bounds.push(start..items.len());
+    }
+    let mapped: Vec<Vec<R>> = map(&bounds, |range| {
+        items
+            .get(range.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(&f)
+            .collect()
+    });
+    mapped.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -62,5 +103,12 @@ mod tests {
         });
         assert_eq!(sums, slots);
         assert!(super::map(&[] as &[u8], |x| *x).is_empty());
+        for weight in [0usize, 1, 1000] {
+            assert_eq!(
+                super::map_by_weight(&items, |_| weight, |x| x * 2),
+                items.iter().map(|x| x * 2).collect::<Vec<_>>()
+            );
+        }
+        assert!(super::map_by_weight(&[] as &[u8], |_| 1, |x| *x).is_empty());
     }
 }

@@ -3,6 +3,8 @@
 rustler::atoms! {
     ok,
     error,
+    done,
+    cont,
     invalid_options,
     stream_finished,
     stream_busy,

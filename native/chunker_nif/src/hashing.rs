@@ -1,14 +1,16 @@
 //! BLAKE3 and SHA-256: one call for a small binary on a normal scheduler, or a hasher
-//! resource that large inputs are fed to in bounded slices (dirty or normal).
+//! resource that large inputs are fed to in bounded slices (dirty or normal); and batches:
+//! a list of small binaries in time-bounded normal calls with a continuation, or on a dirty
+//! scheduler in parallel, and a step that advances many hashers at once.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
 use chunker_core::{HashAlgorithm, Hasher};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
 use crate::exclusive::with_state;
-use crate::timeslice;
+use crate::timeslice::{self, list_steps};
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     if atom == atoms::blake3() {
@@ -99,4 +101,88 @@ fn hasher_finish<'a>(env: Env<'a>, resource: ResourceArc<HasherResource>) -> Nif
         Some(hasher) => Ok((atoms::ok(), digest_binary(env, &hasher.finalize())).encode(env)),
         None => Ok((atoms::error(), atoms::stream_finished()).encode(env)),
     })
+}
+
+/// `hash_list(binaries, algorithm, budget_us)` -> `{:done, digests}` or
+/// `{:cont, digests, rest}`: hashes the list's binaries in order on a normal scheduler until
+/// about `budget_us` have passed, and the caller resumes with `rest`. Charged.
+#[rustler::nif]
+fn hash_list<'a>(
+    env: Env<'a>,
+    binaries: Term<'a>,
+    algorithm: Atom,
+    budget_us: u64,
+) -> NifResult<Term<'a>> {
+    let algorithm = decode_algorithm(algorithm)?;
+    list_steps(env, binaries, budget_us, |term| {
+        let binary: Binary = term.decode()?;
+        Ok(digest_binary(env, &algorithm.hash(binary.as_slice())))
+    })
+}
+
+/// `hash_many_dirty(binaries, algorithm)` -> digests in input order, the binaries spread
+/// over rayon's pool; dirty CPU scheduler (the caller bounds the total work).
+#[rustler::nif(schedule = "DirtyCpu")]
+fn hash_many_dirty<'a>(
+    env: Env<'a>,
+    binaries: Vec<Binary<'a>>,
+    algorithm: Atom,
+) -> NifResult<Term<'a>> {
+    let algorithm = decode_algorithm(algorithm)?;
+    let items: Vec<&[u8]> = binaries.iter().map(|binary| binary.as_slice()).collect();
+    Ok(algorithm
+        .hash_many(&items)
+        .iter()
+        .map(|digest| digest_binary(env, digest))
+        .collect::<Vec<Term<'a>>>()
+        .encode(env))
+}
+
+/// `hashers_step([{hasher, binary, from, len, finish}])` -> one result per entry: each
+/// hasher is fed `binary[from..from+len]` (and finished when `finish`), all in parallel on
+/// rayon's pool. A finished entry gives `{:ok, digest}`, others `{:ok, len, false}` (the
+/// shape of the codecs' steps). Dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn hashers_step<'a>(
+    env: Env<'a>,
+    entries: Vec<(ResourceArc<HasherResource>, Binary<'a>, usize, usize, bool)>,
+) -> NifResult<Term<'a>> {
+    let work: Vec<(&HasherResource, &[u8], bool)> = entries
+        .iter()
+        .map(|(resource, binary, from, len, finish)| {
+            let slice = from
+                .checked_add(*len)
+                .and_then(|end| binary.as_slice().get(*from..end))
+                .ok_or(rustler::Error::BadArg)?;
+            Ok((&**resource, slice, *finish))
+        })
+        .collect::<NifResult<_>>()?;
+    let stepped: Vec<Result<Option<[u8; 32]>, Atom>> =
+        chunker_core::parallel::map(&work, |(resource, input, finish)| {
+            // A hasher in use by another call, or already finished, fails its entry alone.
+            let mut state = match resource.hasher.try_lock() {
+                Ok(state) => state,
+                Err(TryLockError::WouldBlock) => return Err(atoms::stream_busy()),
+                Err(TryLockError::Poisoned(_)) => return Err(atoms::stream_finished()),
+            };
+            let finished = atoms::stream_finished();
+            if *finish {
+                let mut hasher = state.take().ok_or(finished)?;
+                hasher.update(input);
+                Ok(Some(hasher.finalize()))
+            } else {
+                state.as_mut().ok_or(finished)?.update(input);
+                Ok(None)
+            }
+        });
+    Ok(work
+        .iter()
+        .zip(stepped)
+        .map(|((_, input, _), stepped)| match stepped {
+            Ok(Some(digest)) => (atoms::ok(), digest_binary(env, &digest)).encode(env),
+            Ok(None) => (atoms::ok(), input.len(), false).encode(env),
+            Err(reason) => (atoms::error(), reason).encode(env),
+        })
+        .collect::<Vec<Term<'a>>>()
+        .encode(env))
 }

@@ -21,4 +21,24 @@ mod stream;
 mod terms;
 mod timeslice;
 
-rustler::init!("Elixir.Chunker.Native");
+/// Sizes rayon's pool (every parallel batch and scan runs on it) from the load info: a
+/// positive thread count, or anything else for rayon's default of one thread per core.
+fn load(_env: rustler::Env, info: rustler::Term) -> bool {
+    // rayon takes 0 as its default.
+    let threads = info.decode::<usize>().unwrap_or(0);
+    // Fails only if the pool already exists (the library loaded twice in one OS process);
+    // the existing pool is then kept.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|index| format!("chunker-{index}"))
+        .build_global();
+    true
+}
+
+/// `thread_count()` -> the number of threads of the pool the parallel work runs on.
+#[rustler::nif]
+fn thread_count() -> usize {
+    rayon::current_num_threads()
+}
+
+rustler::init!("Elixir.Chunker.Native", load = load);

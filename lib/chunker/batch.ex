@@ -1,9 +1,10 @@
-defmodule Chunker.Compression.Batch do
+defmodule Chunker.Batch do
   @moduledoc false
-  # Runs compress_many / decompress_many: every item gets its own encoder (decoder), and
-  # each dirty NIF call advances several of them by one slice each, in parallel on all cores.
-  # A call thus does about one slice of work per core (~0.8 ms), however large the items, and
-  # both cores stay busy: small items are packed many to a call, large ones take turns.
+  # Runs compress_many / decompress_many, and hash_many when some items are large: every item
+  # gets its own encoder (decoder, hasher), and each dirty NIF call advances several of them
+  # by one slice each, in parallel on rayon's pool. A call thus does about one slice of work
+  # per pool thread (~0.8 ms), however large the items, and all cores stay busy: small items
+  # are packed many to a call, large ones take turns.
 
   alias Chunker.{Error, Native}
 
@@ -12,12 +13,12 @@ defmodule Chunker.Compression.Batch do
   @spec run(
           [binary()],
           (binary() -> {:ok, term(), pos_integer()} | {:error, Error.t()}),
-          :encode | :decode
+          :encode | :decode | :hash
         ) :: [{:ok, binary()} | {:error, Error.t()}]
   def run(binaries, open, kind) do
     queue = binaries |> Enum.with_index() |> Enum.map(fn {binary, index} -> {index, binary} end)
 
-    loop(queue, [], %{}, {kind, open, System.schedulers_online()})
+    loop(queue, [], %{}, {kind, open, Native.thread_count()})
     |> Enum.sort_by(&elem(&1, 0))
     |> Enum.map(&elem(&1, 1))
   end
@@ -69,13 +70,13 @@ defmodule Chunker.Compression.Batch do
 
   # An entry's work, in slices: what it has left, up to one slice. Decoding cost follows
   # output, unknown in advance: a compressed byte is assumed to yield at least four.
-  defp cost({_index, binary, _codec, slice, from}, :encode),
+  defp cost({_index, binary, _codec, slice, from}, kind) when kind in [:encode, :hash],
     do: min((byte_size(binary) - from) / slice, 1.0)
 
   defp cost({_index, binary, _codec, slice, from}, :decode),
     do: min((byte_size(binary) - from) * 4 / slice, 1.0)
 
-  defp native_entry({_index, binary, codec, slice, from}, :encode) do
+  defp native_entry({_index, binary, codec, slice, from}, kind) when kind in [:encode, :hash] do
     len = min(slice, byte_size(binary) - from)
     {codec, binary, from, len, from + len == byte_size(binary)}
   end
@@ -86,6 +87,7 @@ defmodule Chunker.Compression.Batch do
 
   defp step(:encode, entries), do: Native.encoders_step(entries)
   defp step(:decode, entries), do: Native.decoders_step(entries)
+  defp step(:hash, entries), do: Native.hashers_step(entries)
 
   defp advance({index, _, _, _, _}, {:ok, output}, {active, results}) when is_binary(output),
     do: {active, Map.put(results, index, {:ok, output})}
@@ -97,7 +99,11 @@ defmodule Chunker.Compression.Batch do
     do: {active, Map.put(results, index, {:error, Error.new(reason, message)})}
 
   defp advance({index, _, _, _, _}, {:error, reason}, {active, results}),
-    do:
-      {active,
-       Map.put(results, index, {:error, Error.new(reason, "the codec is busy (#{reason})")})}
+    do: {active, Map.put(results, index, {:error, busy_error(reason)})}
+
+  defp busy_error(:stream_busy),
+    do: Error.new(:stream_busy, "the item's codec or hasher is being used by another call")
+
+  defp busy_error(reason),
+    do: Error.new(reason, "the item's codec or hasher cannot be used (#{reason})")
 end

@@ -1,0 +1,103 @@
+defmodule Chunker.BatchTest do
+  # hash_many/2 and chunk_many/2 on each of their paths (a small batch in continued normal
+  # calls, rounds of small items on dirty schedulers, large items in slices), against
+  # independent oracles: :crypto and b3sum for digests, the fastcdc crate for boundaries.
+  use ExUnit.Case, async: true
+
+  alias Chunker.{Hash, Native, Oracle, TestData}
+
+  @moduletag :tmp_dir
+
+  # {name, sizes}: a batch small enough for the normal path, many small items for dirty
+  # rounds, and a mix with items larger than a dirty slice (hashed, chunked in slices).
+  @batches [
+    normal: List.duplicate(100, 50),
+    dirty_rounds: for(i <- 1..3_000, do: rem(i * 7_919, 20_000)),
+    mixed: [0, 9_000_000, 1, 5_000, 7_000_000, 64, 1_024, 3_000_000]
+  ]
+
+  setup_all do
+    Oracle.build!()
+  end
+
+  defp items(sizes, seed),
+    do:
+      sizes
+      |> Enum.with_index()
+      |> Enum.map(fn {size, i} -> TestData.random_bytes(size, seed + i) end)
+
+  for {name, sizes} <- @batches do
+    @sizes sizes
+
+    test "hash_many/2 equals :crypto SHA-256 (#{name})" do
+      items = items(@sizes, 1)
+
+      assert Hash.hash_many(items, :sha256) == Enum.map(items, &:crypto.hash(:sha256, &1))
+    end
+
+    test "chunk_many/2 gives each item the fastcdc crate's boundaries (#{name})", %{tmp_dir: dir} do
+      items = items(@sizes, 2)
+      {:ok, lists} = Chunker.chunk_many(items, avg_size: 4_096, hash: :sha256)
+
+      assert length(lists) == length(items)
+
+      for {item, chunks} <- Enum.zip(items, lists), byte_size(item) > 0 do
+        path = Path.join(dir, "item")
+        File.write!(path, item)
+        expected = Oracle.boundaries(path, {1_024, 4_096, 16_384})
+        assert Enum.map(chunks, &{&1.offset, &1.length}) == expected
+        assert Enum.map(chunks, & &1.hash) == Enum.map(chunks, &:crypto.hash(:sha256, &1.data))
+        assert IO.iodata_to_binary(Enum.map(chunks, & &1.data)) == item
+      end
+
+      for {item, chunks} <- Enum.zip(items, lists), byte_size(item) == 0, do: assert(chunks == [])
+    end
+  end
+
+  test "hash_many/2 with BLAKE3 equals b3sum", %{tmp_dir: dir} do
+    items = items([0, 1, 1_024, 1_025, 70_000, 6_000_000] ++ List.duplicate(3_000, 2_000), 3)
+    assert Hash.hash_many(items, :blake3) == Oracle.b3sum(items, dir)
+  end
+
+  test "iodata items are hashed and chunked like their binaries" do
+    items = [["ab", ?c], "abc", [[], "x" | "yz"]]
+    assert Hash.hash_many(items, :blake3) == Enum.map(items, &Hash.blake3/1)
+    {:ok, lists} = Chunker.chunk_many(items)
+    assert lists == Enum.map(items, &Chunker.chunk!/1)
+  end
+
+  test "a long list of tiny items is worked through in calls that resume" do
+    items = for i <- 1..50_000, do: <<i::32>>
+    # A zero budget still makes progress (one item per call), so a continuation is returned.
+    assert {:cont, [digest], rest} = Native.hash_list(items, :sha256, 0)
+    assert digest == :crypto.hash(:sha256, hd(items))
+    assert length(rest) == 49_999
+    assert {:cont, [[_chunk]], _rest} = Native.chunk_list(items, {64, 256, 1_024}, :none, true, 0)
+    assert Hash.hash_many(items, :sha256) == Enum.map(items, &:crypto.hash(:sha256, &1))
+  end
+
+  test "chunk_many/2 options: nar_aware errors name the item, copy, invalid options" do
+    nar = Path.expand("../../mix.exs", __DIR__) |> Chunker.NAR.dump() |> Enum.join()
+    assert {:ok, [[_ | _], [_ | _]]} = Chunker.chunk_many([nar, nar], nar_aware: true)
+
+    assert {:error, %Chunker.Error{reason: :invalid_nar, message: "item 1: " <> _}} =
+             Chunker.chunk_many([nar, "not a nar"], nar_aware: true)
+
+    input = TestData.random_bytes(100_000, 4)
+    {:ok, [chunks]} = Chunker.chunk_many([input], copy: true, avg_size: 4_096)
+    assert Enum.all?(chunks, &(:binary.referenced_byte_size(&1.data) == &1.length))
+
+    assert {:error, %Chunker.Error{reason: :invalid_options}} =
+             Chunker.chunk_many(["x"], avg_size: 3)
+  end
+
+  test "bad arguments raise ArgumentError" do
+    assert_raise ArgumentError, ~r/list of iodata/, fn -> Hash.hash_many("x", :blake3) end
+    assert_raise ArgumentError, ~r/expected iodata/, fn -> Hash.hash_many([1.5], :blake3) end
+    assert_raise ArgumentError, ~r/:blake3 or :sha256/, fn -> Hash.hash_many([], :md5) end
+    assert_raise ArgumentError, ~r/list of iodata/, fn -> Chunker.chunk_many(:x) end
+    assert_raise ArgumentError, ~r/expected iodata/, fn -> Chunker.chunk_many([:x]) end
+    assert_raise ArgumentError, fn -> Native.hash_list([1 | 2], :blake3, 100) end
+    assert_raise ArgumentError, fn -> Native.hash_many_dirty([:x], :blake3) end
+  end
+end
