@@ -23,6 +23,35 @@ defmodule Chunker.Batch do
     |> Enum.map(&elem(&1, 1))
   end
 
+  # Works through `binaries` in order: runs of items of at most `max_item` bytes go to
+  # `round`, a dirty NIF that takes one round from the front of the list it is given and
+  # returns {:done, results}, {:cont, results, rest} or {:error, reason}; runs of larger items
+  # go to `large` ([binary] -> {:ok, results} | {:error, error}). Results in input order.
+  @spec rounds([binary()], pos_integer(), ([binary()] -> tuple()), ([binary()] -> tuple())) ::
+          {:ok, list()} | {:error, term()}
+  def rounds(binaries, max_item, round, large), do: rounds(binaries, max_item, round, large, [])
+
+  defp rounds([], _max_item, _round, _large, acc),
+    do: {:ok, acc |> Enum.reverse() |> Enum.concat()}
+
+  defp rounds([first | _] = binaries, max_item, round, large, acc)
+       when byte_size(first) > max_item do
+    {big, rest} = Enum.split_while(binaries, &(byte_size(&1) > max_item))
+
+    case large.(big) do
+      {:ok, results} -> rounds(rest, max_item, round, large, [results | acc])
+      error -> error
+    end
+  end
+
+  defp rounds(binaries, max_item, round, large, acc) do
+    case round.(binaries) do
+      {:done, results} -> rounds([], max_item, round, large, [results | acc])
+      {:cont, results, rest} -> rounds(rest, max_item, round, large, [results | acc])
+      {:error, _} = error -> error
+    end
+  end
+
   # Items in progress are {index, binary, codec, slice, from}, in turn order.
   defp loop([], [], results, _config), do: Map.to_list(results)
 

@@ -140,7 +140,8 @@ defmodule Chunker.Compression do
     with {:ok, format} <- Options.format(format),
          {:ok, %{level: level}} <- Options.validate(opts, [:level], %{format: format}) do
       binaries = Enum.map(items, &Input.to_binary!/1)
-      slice = Schedule.slice_size({:compress, format, level})
+      limits = Schedule.round_limits({:compress, format, level}, Native.thread_count())
+      slice = elem(limits, 2)
 
       open = fn binary ->
         with {:ok, encoder} <-
@@ -149,7 +150,16 @@ defmodule Chunker.Compression do
         end
       end
 
-      {:ok, Batch.run(binaries, open, :encode)}
+      # Runs of small items are compressed whole, many per dirty call (contexts reused per
+      # thread); items larger than a slice each get an encoder fed in slices.
+      round = fn binaries ->
+        case Native.compress_round(binaries, format, level, limits) do
+          {:done, results} -> {:done, Enum.map(results, &result/1)}
+          {:cont, results, rest} -> {:cont, Enum.map(results, &result/1), rest}
+        end
+      end
+
+      Batch.rounds(binaries, slice, round, &{:ok, Batch.run(&1, open, :encode)})
     end
   end
 

@@ -13,7 +13,7 @@ defmodule Chunker.Hash do
       true
   """
 
-  alias Chunker.{Batch, Input, Native, Schedule}
+  alias Chunker.{Batch, Heap, Input, Native, Schedule}
 
   @type algorithm :: :blake3 | :sha256
 
@@ -74,21 +74,26 @@ defmodule Chunker.Hash do
   def hash_many(items, algorithm) when is_list(items) and algorithm in [:blake3, :sha256] do
     binaries = Enum.map(items, &Input.to_binary!/1)
     work = {:hash, algorithm}
-    {bytes, count, largest} = Input.measure(binaries)
-    slice = Schedule.slice_size(work)
+    {bytes, count, _largest} = Input.measure(binaries)
 
-    cond do
-      Schedule.batch_on_normal?(bytes, count, work) ->
-        hash_steps(binaries, algorithm, [])
+    if Schedule.batch_on_normal?(bytes, count, work) do
+      hash_steps(binaries, algorithm, [])
+    else
+      limits = Schedule.round_limits(work, Native.thread_count())
+      slice = elem(limits, 2)
+      round = &Native.hash_round(&1, algorithm, limits)
 
-      largest <= slice ->
-        binaries
-        |> Schedule.rounds(work, Native.thread_count())
-        |> Enum.flat_map(&Native.hash_many_dirty(&1, algorithm))
-
-      true ->
+      # Items larger than a slice: a hasher each, fed a slice per call, several at a time.
+      large = fn binaries ->
         open = fn _binary -> {:ok, Native.hasher_new(algorithm), slice} end
-        for {:ok, digest} <- Batch.run(binaries, open, :hash), do: digest
+        {:ok, Enum.map(Batch.run(binaries, open, :hash), fn {:ok, digest} -> digest end)}
+      end
+
+      # A digest and its list cell: 8 words.
+      {:ok, digests} =
+        Heap.presized(count * 8, fn -> Batch.rounds(binaries, slice, round, large) end)
+
+      digests
     end
   end
 

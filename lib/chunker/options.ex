@@ -37,10 +37,10 @@ defmodule Chunker.Options do
 
   `:memory_budget` bounds what a stream (`Chunker.stream/2`, `Chunker.stream_file/2`) may
   hold of its own: the unchunked tail and a chunk spanning two pieces, up to 3 × `max_size`,
-  plus the 1 MiB read buffer of `stream_file/2` (the pieces you feed `stream/2` are yours).
+  plus the 8 MiB read buffer of `stream_file/2` (the pieces you feed `stream/2` are yours).
   Settings that could need more fail with reason `:memory_budget_exceeded` when the stream is
   created. The default is `Application.get_env(:chunker, :memory_budget, 67_108_864)`, which
-  every valid size fits (3 × 16 MiB + 1 MiB); set it lower where memory is tight.
+  every valid size fits (3 × 16 MiB + 8 MiB); set it lower where memory is tight.
 
   Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
   `:max_size` derives the missing ones as a quarter and four times the average (rounded down

@@ -116,30 +116,17 @@ defmodule Chunker.Schedule do
   @spec normal_step_us() :: pos_integer()
   def normal_step_us, do: @normal_budget_us
 
-  # Splits `binaries` into rounds of about one dirty slice of work per pool thread (each round
-  # one dirty call), in order.
+  # What one dirty round of a batch may take (see the NIF's rounds.rs), in bytes: about one
+  # slice of work per pool thread in all, each item weighing its size plus its fixed cost,
+  # and no item larger than a slice.
   @doc false
-  @spec rounds([binary()], work(), pos_integer()) :: [[binary()]]
-  def rounds(binaries, work, threads) do
-    budget = @dirty_slice_us * threads
-    item_us = per_item_us(work)
+  @spec round_limits(work(), pos_integer()) ::
+          {non_neg_integer(), non_neg_integer(), pos_integer()}
+  def round_limits(work, threads) do
     byte_us = us_per_byte(work)
 
-    Enum.chunk_while(
-      binaries,
-      {[], 0.0},
-      fn binary, {round, cost} ->
-        cost = cost + item_us + byte_size(binary) * byte_us
-
-        if cost >= budget,
-          do: {:cont, Enum.reverse([binary | round]), {[], 0.0}},
-          else: {:cont, {[binary | round], cost}}
-      end,
-      fn
-        {[], _cost} -> {:cont, {[], 0.0}}
-        {round, _cost} -> {:cont, Enum.reverse(round), {[], 0.0}}
-      end
-    )
+    {trunc(@dirty_slice_us * threads / byte_us), trunc(per_item_us(work) / byte_us),
+     slice_size(work)}
   end
 
   defp per_item_us({kind, _algo, _avg}) when kind in [:chunk, :nar_chunk],

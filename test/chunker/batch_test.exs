@@ -59,6 +59,25 @@ defmodule Chunker.BatchTest do
     assert Hash.hash_many(items, :blake3) == Oracle.b3sum(items, dir)
   end
 
+  test "compress_many/3 of small and large items: each frame decodes with the format's CLI",
+       %{tmp_dir: dir} do
+    real = File.read!(TestData.otp_tar())
+    sizes = [0, 10, 5_000, 3_000_000, 2_500_000, 70_000, 1, 900_000]
+
+    items =
+      sizes
+      |> Enum.with_index()
+      |> Enum.map(fn {size, i} -> binary_part(real, i * 100_000, size) end)
+
+    for {format, opts} <- [zstd: [level: 1], lz4: [], bzip2: [level: 1]] do
+      {:ok, results} = Chunker.Compression.compress_many(items, format, opts)
+      assert length(results) == length(items)
+
+      for {{:ok, packed}, item} <- Enum.zip(results, items),
+          do: assert(Chunker.CLI.decompress(format, packed, dir) == {:ok, item})
+    end
+  end
+
   test "iodata items are hashed and chunked like their binaries" do
     items = [["ab", ?c], "abc", [[], "x" | "yz"]]
     assert Hash.hash_many(items, :blake3) == Enum.map(items, &Hash.blake3/1)
@@ -98,6 +117,7 @@ defmodule Chunker.BatchTest do
     assert_raise ArgumentError, ~r/list of iodata/, fn -> Chunker.chunk_many(:x) end
     assert_raise ArgumentError, ~r/expected iodata/, fn -> Chunker.chunk_many([:x]) end
     assert_raise ArgumentError, fn -> Native.hash_list([1 | 2], :blake3, 100) end
-    assert_raise ArgumentError, fn -> Native.hash_many_dirty([:x], :blake3) end
+    assert_raise ArgumentError, fn -> Native.hash_round([:x], :blake3, {100, 1, 100}) end
+    assert_raise ArgumentError, fn -> Native.hash_round(["a" | "b"], :blake3, {100, 1, 100}) end
   end
 end

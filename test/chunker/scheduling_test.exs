@@ -79,6 +79,33 @@ defmodule Chunker.SchedulingTest do
     ])
   end
 
+  test "batches: many tiny items and many medium ones", %{data: data} do
+    # Each worker cuts its own items, and results are dropped: lists of 100,000 items, built
+    # here and copied into each worker, or kept, make garbage collections of 10-40 ms in the
+    # workers (each holding its scheduler), which would hide what this test is about.
+    tiny = fn -> for <<item::binary-size(64) <- binary_part(data, 0, 1_280_000)>>, do: item end
+
+    medium = fn ->
+      for <<item::binary-size(65_536) <- binary_part(data, 0, 32_000_000)>>, do: item
+    end
+
+    assert_responsive([
+      fn -> Enum.each(1..5, fn _ -> Chunker.Hash.hash_many(tiny.(), :sha256) end) end,
+      fn ->
+        Enum.each(1..3, fn _ -> {:ok, _} = Chunker.chunk_many(tiny.(), avg_size: 4_096) end)
+      end,
+      fn -> {:ok, _} = Chunker.chunk_many(medium.(), avg_size: 4_096) end,
+      fn -> {:ok, _} = Chunker.Compression.compress_many(medium.(), :zstd) end,
+      # Small batches in a loop: each runs on the caller's scheduler, in continued calls.
+      fn ->
+        Enum.each(Enum.chunk_every(tiny.(), 200), fn batch ->
+          Chunker.Hash.hash_many(batch, :blake3)
+          {:ok, _} = Chunker.chunk_many(batch, avg_size: 256)
+        end)
+      end
+    ])
+  end
+
   test "loops of small calls on every normal scheduler", %{data: data} do
     # Just below the normal-scheduler limits: each call runs ~50-100 us on the caller's
     # scheduler, so only the NIFs' timeslice accounting lets the probe in.

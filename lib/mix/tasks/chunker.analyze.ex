@@ -9,7 +9,7 @@ defmodule Mix.Tasks.Chunker.Analyze do
       mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash blake3|sha256]
 
   Distinct chunks are counted by digest, so `--hash` must not be `none`. Files are streamed
-  1 MiB at a time (`Chunker.stream_file/2` with `data: false`), in bounded memory.
+  8 MiB at a time (`Chunker.stream_file/2` with `data: false`), in bounded memory.
   """
 
   use Mix.Task

@@ -8,6 +8,7 @@ use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
 use crate::options::decode_chunking;
+use crate::rounds::{self, RoundLimits};
 use crate::terms::chunk_struct;
 use crate::timeslice::{self, list_steps};
 
@@ -77,26 +78,29 @@ fn chunk_list<'a>(
     })
 }
 
-/// `chunk_many_dirty(binaries, {min, avg, max}, hash, with_data)` -> `{:ok, lists}` (one
-/// chunk list per binary, in order) or the error of `chunk_list/5`; the binaries are spread
-/// over rayon's pool. Dirty CPU scheduler (the caller bounds the total work).
+/// `chunk_round(binaries, {min, avg, max}, hash, with_data, {budget, per_item, max_item})` ->
+/// `{:done, lists}` or `{:cont, lists, rest}` (one chunk list per binary, in order), or the
+/// error of `chunk_list/5`: chunks one round of the list's binaries (see `rounds.rs`) in
+/// parallel on rayon's pool; dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn chunk_many_dirty<'a>(
+fn chunk_round<'a>(
     env: Env<'a>,
-    binaries: Vec<Binary<'a>>,
+    binaries: Term<'a>,
     sizes: (u64, u64, u64),
     hash: Atom,
     with_data: bool,
+    limits: (u64, u64, u64),
 ) -> NifResult<Term<'a>> {
     let (config, algo) = match decode_chunking(env, sizes, hash)? {
         Ok(decoded) => decoded,
         Err(error) => return Ok(error),
     };
-    let items: Vec<&[u8]> = binaries.iter().map(|binary| binary.as_slice()).collect();
+    let (round, rest) = rounds::take(binaries, RoundLimits::from(limits))?;
+    let items: Vec<&[u8]> = round.iter().map(|binary| binary.as_slice()).collect();
     let lists = chunk_many(&items, &config, algo)
         .iter()
-        .zip(&binaries)
+        .zip(&round)
         .map(|(chunks, input)| chunk_terms(env, input, chunks, with_data))
         .collect::<NifResult<Vec<Term<'a>>>>()?;
-    Ok((atoms::ok(), lists).encode(env))
+    Ok(rounds::reply(env, lists, rest))
 }

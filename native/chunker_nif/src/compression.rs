@@ -4,12 +4,13 @@
 
 use chunker_core::compression::adaptive::{compress_adaptive_to, AdaptiveOptions, Skip};
 use chunker_core::compression::{
-    compress_to, detect, CompressionError, Decoder, Detected, Format, Level,
+    compress_many_to, compress_to, detect, CompressionError, Decoder, Detected, Format, Level,
 };
 use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
 use crate::binary_sink::BinarySink;
+use crate::rounds::{self, RoundLimits};
 use crate::timeslice;
 
 pub fn decode_format(atom: Atom) -> NifResult<Format> {
@@ -110,6 +111,36 @@ fn compress<'a>(
         compress_to(data.as_slice(), format, level, &mut sink)
     });
     Ok(ok_binary(env, sink, result))
+}
+
+/// `compress_round(binaries, format, level | nil, {budget, per_item, max_item})` ->
+/// `{:done, results}` or `{:cont, results, rest}`, one `{:ok, binary}` or
+/// `{:error, {reason, message}}` per binary: compresses one round of the list's binaries (see
+/// `rounds.rs`) in parallel on rayon's pool; dirty CPU scheduler. A bad level is one
+/// `{:error, _}` for the call.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn compress_round<'a>(
+    env: Env<'a>,
+    binaries: Term<'a>,
+    format: Atom,
+    level: Term<'a>,
+    limits: (u64, u64, u64),
+) -> NifResult<Term<'a>> {
+    let format = decode_format(format)?;
+    let level = match decode_level(format, level)? {
+        Ok(level) => level,
+        Err(error) => return Ok(error_term(env, &error)),
+    };
+    let (round, rest) = rounds::take(binaries, RoundLimits::from(limits))?;
+    let items: Vec<&[u8]> = round.iter().map(|binary| binary.as_slice()).collect();
+    let mut sinks: Vec<BinarySink> = items.iter().map(|_| BinarySink::new()).collect();
+    let results = compress_many_to(&items, &mut sinks, format, level);
+    let terms = sinks
+        .into_iter()
+        .zip(results)
+        .map(|(sink, result)| ok_binary(env, sink, result))
+        .collect();
+    Ok(rounds::reply(env, terms, rest))
 }
 
 /// The most output one indivisible decoding step may produce on a normal scheduler: a zstd

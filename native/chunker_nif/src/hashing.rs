@@ -10,6 +10,7 @@ use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, Resour
 
 use crate::atoms;
 use crate::exclusive::with_state;
+use crate::rounds::{self, RoundLimits};
 use crate::timeslice::{self, list_steps};
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
@@ -120,22 +121,25 @@ fn hash_list<'a>(
     })
 }
 
-/// `hash_many_dirty(binaries, algorithm)` -> digests in input order, the binaries spread
-/// over rayon's pool; dirty CPU scheduler (the caller bounds the total work).
+/// `hash_round(binaries, algorithm, {budget, per_item, max_item})` -> `{:done, digests}` or
+/// `{:cont, digests, rest}`: hashes one round of the list's binaries (see `rounds.rs`) in
+/// parallel on rayon's pool; dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn hash_many_dirty<'a>(
+fn hash_round<'a>(
     env: Env<'a>,
-    binaries: Vec<Binary<'a>>,
+    binaries: Term<'a>,
     algorithm: Atom,
+    limits: (u64, u64, u64),
 ) -> NifResult<Term<'a>> {
     let algorithm = decode_algorithm(algorithm)?;
-    let items: Vec<&[u8]> = binaries.iter().map(|binary| binary.as_slice()).collect();
-    Ok(algorithm
+    let (round, rest) = rounds::take(binaries, RoundLimits::from(limits))?;
+    let items: Vec<&[u8]> = round.iter().map(|binary| binary.as_slice()).collect();
+    let digests = algorithm
         .hash_many(&items)
         .iter()
         .map(|digest| digest_binary(env, digest))
-        .collect::<Vec<Term<'a>>>()
-        .encode(env))
+        .collect();
+    Ok(rounds::reply(env, digests, rest))
 }
 
 /// `hashers_step([{hasher, binary, from, len, finish}])` -> one result per entry: each

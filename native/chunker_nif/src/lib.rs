@@ -17,6 +17,7 @@ mod hashing;
 mod nar;
 mod nix;
 mod options;
+mod rounds;
 mod stream;
 mod terms;
 mod timeslice;
