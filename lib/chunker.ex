@@ -21,7 +21,7 @@ defmodule Chunker do
       |> Enum.each(&store/1)
 
   Options are described in `Chunker.Options`: `min_size`, `avg_size`, `max_size` or
-  `preset`, `hash`, `data` and `nar_aware`.
+  `preset`, `hash`, `data`, `nar_aware`, `copy` and `memory_budget`.
 
   Chunking a Nix archive so that each large file's contents chunk on their own (see
   `Chunker.NAR`):
@@ -37,9 +37,16 @@ defmodule Chunker do
   normal scheduler, which is charged for it (`enif_consume_timeslice`), so loops of small
   calls are preempted like any other code. Larger work runs on dirty CPU schedulers in slices
   of about 0.8 ms (1.3 MiB with BLAKE3), one NIF call each: a single long dirty call would
-  delay the VM's timers by its whole length. While a large input is chunked, the digests of
-  the chunks already found are computed on a second core. Files are read by `File`, whose
-  reads run on dirty I/O schedulers.
+  delay the VM's timers by its whole length. Within a slice every core of chunker's thread
+  pool scans and hashes a segment of its own (the boundaries are exactly the sequential
+  ones). Files are read by `File`, whose reads run on dirty I/O schedulers.
+
+  Batches (`chunk_many/2`, `Chunker.Hash.hash_many/2`) of up to ~0.2 ms of work run on the
+  caller's scheduler in calls of ~0.1 ms that resume where the last stopped; larger ones on
+  dirty schedulers, about 0.8 ms of work per pool thread and call.
+
+  The pool has one thread per core unless `config :chunker, threads: n` (or the
+  `CHUNKER_THREADS` environment variable) says otherwise; it is sized when the NIF loads.
 
   A chunk is hashed whole by the call that completes it, so with a very large `max_size` one
   call can take longer than a slice (a 16 MiB chunk: ~3 ms with BLAKE3, ~9 ms with SHA-256).
@@ -142,13 +149,14 @@ defmodule Chunker do
 
   The chunks are the same as `chunk/2` on the concatenation of the pieces, whatever the
   piece sizes: empty pieces, 1-byte pieces and pieces larger than `max_size` included. Memory
-  stays bounded by the largest piece plus about three times `max_size`. Options are validated
-  when `stream/2` is called (raising `Chunker.Error`); a piece that is not iodata raises
+  stays bounded by the largest piece plus three times `max_size` (checked against
+  `memory_budget:`). Options are validated when `stream/2` is called (raising
+  `Chunker.Error`, reason `:invalid_options` or `:memory_budget_exceeded`); a piece that is not iodata raises
   `ArgumentError` when it is reached, and with `nar_aware: true` input that is not a valid
   NAR raises `Chunker.Error` (reason `:invalid_nar`, the message gives the offset).
 
   Chunks that lie inside one piece share that piece's memory (sub-binaries); a chunk that
-  spans pieces is copied.
+  spans pieces is copied; `copy: true` copies every chunk. Pieces of 4-8 MiB chunk fastest.
 
       iex> pieces = ["hello ", "", "wor", "ld"]
       iex> Chunker.stream(pieces) |> Enum.to_list() == Chunker.chunk!("hello world")

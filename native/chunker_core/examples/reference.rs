@@ -1,5 +1,5 @@
-//! The references the Elixir benchmarks (`mix chunker.bench`, `bench/chunking.exs`) divide
-//! by: the raw crates called directly, sequentially on one core, over a file held in memory.
+//! The references `mix chunker.bench` divides by: the raw crates called directly,
+//! sequentially on one core, over a file held in memory.
 //! Each figure is the best of `REPEATS` runs, in seconds.
 //!
 //!     cargo run --release --example reference -- chunk FILE REPEATS blake3|none AVG...
