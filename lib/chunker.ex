@@ -45,8 +45,9 @@ defmodule Chunker do
   caller's scheduler in calls of ~0.1 ms that resume where the last stopped; larger ones on
   dirty schedulers, about 0.8 ms of work per pool thread and call.
 
-  The pool has one thread per core unless `config :chunker, threads: n` (or the
-  `CHUNKER_THREADS` environment variable) says otherwise; it is sized when the NIF loads.
+  The pool has one thread per core unless the `CHUNKER_THREADS` environment variable (or
+  `config :chunker, threads: n`, seen when the configuration is loaded before chunker's
+  modules, as under Mix but not in a release) says otherwise; it is sized when the NIF loads.
 
   A chunk is hashed whole by the call that completes it, so with a very large `max_size` one
   call can take longer than a slice (a 16 MiB chunk: ~3 ms with BLAKE3, ~9 ms with SHA-256).
@@ -59,7 +60,7 @@ defmodule Chunker do
       {ok, Chunks} = 'Elixir.Chunker':chunk(Bin, [{avg_size, 65536}]).
   """
 
-  alias Chunker.{Batch, Chunk, Error, Heap, Input, Native, Options, Schedule}
+  alias Chunker.{Batch, Chunk, Error, FileReader, Heap, Input, Native, Options, Schedule}
 
   # Larger pieces chunk faster (fewer calls, longer parallel scans): reading 256 MiB with
   # `stream/2` at 64 KiB chunks ran at 1.39 GB/s with 1 MiB reads, 1.94 GB/s with 8 MiB.
@@ -97,7 +98,7 @@ defmodule Chunker do
   item's start), or the first error.
 
   The items are spread over all cores. A small batch (up to about 0.2 ms of work) runs on the
-  caller's scheduler in calls of at most ~0.1 ms, each resuming where the last stopped, so a
+  caller's scheduler in calls of about 0.1 ms, each resuming where the last stopped, so a
   long list of tiny items never holds the scheduler; a larger batch runs on dirty CPU
   schedulers, about 0.8 ms of work per thread and call; an item larger than that is chunked
   alone as `chunk/2` does. With `nar_aware: true` the items are chunked one after the other,
@@ -112,7 +113,7 @@ defmodule Chunker do
 
   def chunk_many(items, opts) when is_list(items) do
     with {:ok, options} <- Options.validate(opts) do
-      binaries = Enum.map(items, &Input.to_binary!/1)
+      binaries = Input.binaries!(items)
 
       result =
         if options.nar_aware,
@@ -186,7 +187,7 @@ defmodule Chunker do
             {:error, reason} -> file_error(path, reason)
           end
 
-        match?({:error, _}, memory = Options.check_memory(options, @read_size)) ->
+        match?({:error, _}, memory = Options.check_memory(options, 2 * @read_size)) ->
           memory
 
         true ->
@@ -196,7 +197,8 @@ defmodule Chunker do
   end
 
   @doc """
-  Lazily chunks the file at `path`, reading it 8 MiB at a time. Same chunks as
+  Lazily chunks the file at `path`, reading it 8 MiB at a time, one piece ahead (a helper
+  process reads the next piece while this one is chunked). Same chunks as
   `chunk_file/2`; raises `File.Error` when the file cannot be read (when enumerated) and
   `Chunker.Error` for invalid options (at once).
 
@@ -207,27 +209,8 @@ defmodule Chunker do
   @spec stream_file(Path.t(), [Options.option()]) :: Enumerable.t()
   def stream_file(path, opts \\ []) do
     options = Options.validate!(opts)
-    bang(Options.check_memory(options, @read_size))
-    path |> read_pieces() |> stream_validated(options)
-  end
-
-  defp read_pieces(path) do
-    Stream.resource(
-      fn ->
-        case :file.open(path, [:raw, :read, :binary]) do
-          {:ok, device} -> device
-          {:error, reason} -> raise File.Error, reason: reason, action: "open", path: path
-        end
-      end,
-      fn device ->
-        case :file.read(device, @read_size) do
-          {:ok, piece} -> {[piece], device}
-          :eof -> {:halt, device}
-          {:error, reason} -> raise File.Error, reason: reason, action: "read", path: path
-        end
-      end,
-      &:file.close/1
-    )
+    bang(Options.check_memory(options, 2 * @read_size))
+    path |> FileReader.stream(@read_size) |> stream_validated(options)
   end
 
   defp stream_file_to_list(path, opts) do

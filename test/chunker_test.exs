@@ -180,6 +180,52 @@ defmodule ChunkerTest do
       assert {:error, %Chunker.Error{reason: :eisdir}} = Chunker.chunk_file(dir, data: false)
       assert_raise File.Error, fn -> Enum.to_list(Chunker.stream_file(missing)) end
     end
+
+    test "stream_file/2's read-ahead process ends with the stream, however it ends",
+         %{tmp_dir: dir} do
+      path = Path.join(dir, "big.bin")
+      # Several 8 MiB pieces.
+      File.write!(path, :binary.copy(TestData.random_bytes(1_048_576, 7), 20))
+      # A reader monitors its consumer (and nothing else).
+      readers_of = fn pid ->
+        for p <- Process.list(), Process.info(p, :monitors) == {:monitors, [process: pid]}, do: p
+      end
+
+      consume = fn how ->
+        test = self()
+
+        spawn(fn ->
+          send(test, {:consumer, self()})
+          how.(Chunker.stream_file(path))
+          send(test, :done)
+          Process.sleep(:infinity)
+        end)
+
+        assert_receive {:consumer, consumer}
+        consumer
+      end
+
+      # Stopped early, and run to the end: the reader is gone once the stream is.
+      for how <- [&Enum.take(&1, 1), &Stream.run/1] do
+        consumer = consume.(how)
+        assert_receive :done, 5_000
+        # The reader exits once it has read the stop message: give it up to a second.
+        assert Enum.any?(1..100, fn _ ->
+                 readers_of.(consumer) == [] || (Process.sleep(10) && false)
+               end)
+      end
+
+      # A consumer killed mid-stream: its reader notices and exits.
+      consumer = consume.(&Stream.run(Stream.each(&1, fn _ -> Process.sleep(:infinity) end)))
+      Process.sleep(50)
+      assert [reader] = readers_of.(consumer)
+      ref = Process.monitor(reader)
+      Process.exit(consumer, :kill)
+      assert_receive {:DOWN, ^ref, :process, ^reader, _}, 1_000
+
+      assert {:ok, chunks} = Chunker.chunk_file(path, data: false)
+      assert Enum.sum(Enum.map(chunks, & &1.length)) == 20 * 1_048_576
+    end
   end
 
   describe "low-level streams" do

@@ -139,7 +139,7 @@ defmodule Chunker.Compression do
   def compress_many(items, format, opts \\ []) when is_list(items) do
     with {:ok, format} <- Options.format(format),
          {:ok, %{level: level}} <- Options.validate(opts, [:level], %{format: format}) do
-      binaries = Enum.map(items, &Input.to_binary!/1)
+      binaries = Input.binaries!(items)
       limits = Schedule.round_limits({:compress, format, level}, Native.thread_count())
       slice = elem(limits, 2)
 
@@ -156,6 +156,7 @@ defmodule Chunker.Compression do
         case Native.compress_round(binaries, format, level, limits) do
           {:done, results} -> {:done, Enum.map(results, &result/1)}
           {:cont, results, rest} -> {:cont, Enum.map(results, &result/1), rest}
+          {:error, _} = error -> result(error)
         end
       end
 
@@ -172,7 +173,7 @@ defmodule Chunker.Compression do
   def decompress_many(items, opts \\ []) when is_list(items) do
     with {:ok, %{format: format, max_size: max_size}} <-
            Options.validate(opts, [:format, :max_size], %{}) do
-      binaries = Enum.map(items, &Input.to_binary!/1)
+      binaries = Input.binaries!(items)
 
       open = fn binary ->
         with {:ok, format} <- resolve_format(binary, format),

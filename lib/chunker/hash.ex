@@ -57,11 +57,11 @@ defmodule Chunker.Hash do
   The `algorithm` digest of each item of `items` (a list of iodata), in input order, computed
   on all cores.
 
-  A small batch (up to about 0.2 ms of work) runs on the caller's scheduler, in calls of at
-  most ~0.1 ms that resume where the previous one stopped, so even a list of many tiny items
+  A small batch (up to about 0.2 ms of work) runs on the caller's scheduler, in calls of
+  about 0.1 ms that resume where the previous one stopped, so even a list of many tiny items
   never holds the scheduler; a larger one runs on dirty CPU schedulers, about 0.8 ms of work
-  per thread and call, with the items spread over chunker's thread pool (`config :chunker,
-  threads: n`; one thread per core by default). Items larger than a slice are hashed in
+  per thread and call, with the items spread over chunker's thread pool (one thread per core unless
+  `CHUNKER_THREADS` says otherwise; see `Chunker`). Items larger than a slice are hashed in
   slices, several at once. Raises `ArgumentError` if an item is not iodata.
 
       iex> Chunker.Hash.hash_many(["a", ["b", ?c]], :sha256) ==
@@ -72,7 +72,7 @@ defmodule Chunker.Hash do
   """
   @spec hash_many([iodata()], algorithm()) :: [<<_::256>>]
   def hash_many(items, algorithm) when is_list(items) and algorithm in [:blake3, :sha256] do
-    binaries = Enum.map(items, &Input.to_binary!/1)
+    binaries = Input.binaries!(items)
     work = {:hash, algorithm}
     {bytes, count, _largest} = Input.measure(binaries)
 

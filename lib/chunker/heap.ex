@@ -18,17 +18,26 @@ defmodule Chunker.Heap do
 
   @doc false
   # Runs `fun` with the calling process's minimum heap size raised to `words` when that is
-  # large enough to matter.
+  # large enough to matter, never lowering it, and staying well under a `max_heap_size` the
+  # process has (a minimum above it would have the process killed at its next collection).
   @spec presized(non_neg_integer(), (() -> result)) :: result when result: term()
   def presized(words, fun) when words < @min_words, do: fun.()
 
   def presized(words, fun) do
-    old = Process.flag(:min_heap_size, words)
+    {:min_heap_size, old} = Process.info(self(), :min_heap_size)
+    {:max_heap_size, %{size: max}} = Process.info(self(), :max_heap_size)
+    words = if max > 0, do: min(words, div(max, 4)), else: words
 
-    try do
+    if words <= old do
       fun.()
-    after
-      Process.flag(:min_heap_size, old)
+    else
+      Process.flag(:min_heap_size, words)
+
+      try do
+        fun.()
+      after
+        Process.flag(:min_heap_size, old)
+      end
     end
   end
 end

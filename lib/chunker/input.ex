@@ -15,6 +15,18 @@ defmodule Chunker.Input do
 
   def to_binary!(data), do: raise(ArgumentError, message(data))
 
+  # Each item of a list of iodata as a binary; an improper list is an ArgumentError too.
+  @doc false
+  @spec binaries!([iodata()]) :: [binary()]
+  def binaries!(items), do: binaries!(items, items, [])
+
+  defp binaries!([item | rest], items, acc), do: binaries!(rest, items, [to_binary!(item) | acc])
+  defp binaries!([], _items, acc), do: Enum.reverse(acc)
+
+  defp binaries!(_tail, items, _acc) do
+    raise ArgumentError, "expected a list of iodata, got: #{inspect(items, limit: 10)}"
+  end
+
   # {total bytes, count, largest size} of a list of binaries, in one pass.
   @doc false
   @spec measure([binary()]) :: {non_neg_integer(), non_neg_integer(), non_neg_integer()}

@@ -31,16 +31,16 @@ defmodule Chunker.Options do
 
   With `copy: true` each chunk's `data` is a binary of its own. By default a chunk's data is a
   sub-binary of the input it lies in (no copy): cheap, but while any one chunk is alive it
-  keeps the whole input binary (a 1 MiB stream piece, a whole file read by `chunk_file/2`)
+  keeps the whole input binary (a stream piece, a whole file read by `chunk_file/2`)
   in memory. Ask for copies when you keep a few small chunks for long (a cache, an ETS table)
   and drop the rest; the copy costs a `memcpy` of every chunk.
 
   `:memory_budget` bounds what a stream (`Chunker.stream/2`, `Chunker.stream_file/2`) may
   hold of its own: the unchunked tail and a chunk spanning two pieces, up to 3 × `max_size`,
-  plus the 8 MiB read buffer of `stream_file/2` (the pieces you feed `stream/2` are yours).
+  plus the two 8 MiB reads in flight of `stream_file/2` (the piece being chunked and the next) (the pieces you feed `stream/2` are yours).
   Settings that could need more fail with reason `:memory_budget_exceeded` when the stream is
   created. The default is `Application.get_env(:chunker, :memory_budget, 67_108_864)`, which
-  every valid size fits (3 × 16 MiB + 8 MiB); set it lower where memory is tight.
+  every valid size fits (3 × 16 MiB + 2 × 8 MiB); set it lower where memory is tight.
 
   Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
   `:max_size` derives the missing ones as a quarter and four times the average (rounded down
@@ -199,7 +199,7 @@ defmodule Chunker.Options do
        Error.new(
          :memory_budget_exceeded,
          "a stream with max_size #{max} may hold up to #{needed} bytes " <>
-           "(3 * max_size#{if read_size > 0, do: " + a #{read_size}-byte read buffer"}), " <>
+           "(3 * max_size#{if read_size > 0, do: " + #{read_size} bytes of reads in flight"}), " <>
            "more than memory_budget (#{budget}); lower max_size or raise memory_budget"
        )}
     end

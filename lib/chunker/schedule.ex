@@ -69,7 +69,7 @@ defmodule Chunker.Schedule do
   end
 
   defp speedup({kind, _algo, _avg}) when kind in [:chunk, :nar_chunk] do
-    if System.schedulers_online() > 1, do: @parallel_chunking_speedup, else: 1.0
+    if Chunker.Native.thread_count() > 1, do: @parallel_chunking_speedup, else: 1.0
   end
 
   defp speedup(_work), do: 1.0

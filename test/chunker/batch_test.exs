@@ -110,7 +110,48 @@ defmodule Chunker.BatchTest do
              Chunker.chunk_many(["x"], avg_size: 3)
   end
 
+  test "a large result is collected with a presized heap, and the caller's settings are restored" do
+    data = TestData.random_bytes(8_000_000, 5)
+
+    {{before, min_heap}, chunks} =
+      Task.async(fn ->
+        Process.flag(:min_heap_size, 1_000)
+        {:min_heap_size, before} = Process.info(self(), :min_heap_size)
+        # A cap the presizing must respect: a minimum above it would kill the process.
+        Process.flag(:max_heap_size, %{size: 20_000_000, kill: true, error_logger: false})
+        {:ok, chunks} = Chunker.chunk(data, avg_size: 256, hash: :none)
+
+        {:ok, lists} =
+          Chunker.chunk_many(for(<<x::binary-size(100) <- data>>, do: x), avg_size: 256)
+
+        {:min_heap_size, min_heap} = Process.info(self(), :min_heap_size)
+        {{before, min_heap}, length(chunks) + length(lists)}
+      end)
+      |> Task.await(60_000)
+
+    assert min_heap == before
+    assert chunks > 100_000
+  end
+
+  test "the pool's size comes from CHUNKER_THREADS when the NIF loads" do
+    ebin = Path.dirname(:code.which(Chunker))
+    script = "IO.write(Chunker.Native.thread_count())"
+    {out, 0} = System.cmd("elixir", ["-pa", ebin, "-e", script], env: [{"CHUNKER_THREADS", "3"}])
+    assert out == "3"
+    {out, 0} = System.cmd("elixir", ["-pa", ebin, "-e", script], env: [{"CHUNKER_THREADS", "x"}])
+    assert String.to_integer(out) == System.schedulers_online()
+  end
+
   test "bad arguments raise ArgumentError" do
+    for bad <- [["a" | "b"], ["a", "b" | :c]] do
+      assert_raise ArgumentError, ~r/list of iodata/, fn -> Hash.hash_many(bad, :blake3) end
+      assert_raise ArgumentError, ~r/list of iodata/, fn -> Chunker.chunk_many(bad) end
+
+      assert_raise ArgumentError, ~r/list of iodata/, fn ->
+        Chunker.Compression.compress_many(bad, :zstd)
+      end
+    end
+
     assert_raise ArgumentError, ~r/list of iodata/, fn -> Hash.hash_many("x", :blake3) end
     assert_raise ArgumentError, ~r/expected iodata/, fn -> Hash.hash_many([1.5], :blake3) end
     assert_raise ArgumentError, ~r/:blake3 or :sha256/, fn -> Hash.hash_many([], :md5) end

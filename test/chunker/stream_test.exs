@@ -93,15 +93,15 @@ defmodule Chunker.StreamTest do
     opts = [max_size: 1_048_576, avg_size: 262_144, memory_budget: 3_000_000]
 
     assert_raise Chunker.Error, ~r/memory_budget \(3000000\)/, fn -> Chunker.stream([], opts) end
-    assert_raise Chunker.Error, ~r/read buffer/, fn -> Chunker.stream_file(ctx.path, opts) end
+    assert_raise Chunker.Error, ~r/reads in flight/, fn -> Chunker.stream_file(ctx.path, opts) end
 
     assert {:error, %Chunker.Error{reason: :memory_budget_exceeded}} =
              Chunker.chunk_file(ctx.path, [data: false] ++ opts)
 
-    # 3 MiB fits 4,000,000 bytes; with stream_file's 1 MiB reads it does not.
+    # 3 MiB fits 4,000,000 bytes; with stream_file's reads in flight it does not.
     opts = Keyword.put(opts, :memory_budget, 4_000_000)
     assert [_ | _] = stream_list([ctx.data], opts)
-    assert_raise Chunker.Error, ~r/read buffer/, fn -> Chunker.stream_file(ctx.path, opts) end
+    assert_raise Chunker.Error, ~r/reads in flight/, fn -> Chunker.stream_file(ctx.path, opts) end
     assert [_ | _] = Chunker.stream_file(ctx.path, memory_budget: :infinity) |> Enum.to_list()
 
     assert_raise Chunker.Error, ~r/memory_budget must be/, fn ->

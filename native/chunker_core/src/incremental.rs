@@ -81,6 +81,8 @@ pub struct IncrementalChunker {
     chunks: Vec<Chunk>,
     sources: Vec<Source>,
     finished: bool,
+    /// Whether calls may use rayon's pool.
+    pool: bool,
 }
 
 impl IncrementalChunker {
@@ -96,7 +98,16 @@ impl IncrementalChunker {
             chunks: Vec::new(),
             sources: Vec::new(),
             finished: false,
+            pool: true,
         }
+    }
+
+    /// Whether later calls may use rayon's pool for large pieces (the default), or must do
+    /// all their work on the calling thread. A caller that must never wait on other work,
+    /// such as a BEAM normal scheduler, turns it off for those calls: a thread outside the
+    /// pool that hands it work blocks until the work is done, however busy the pool is.
+    pub fn use_pool(&mut self, allowed: bool) {
+        self.pool = allowed;
     }
 
     /// The configuration this chunker was built with.
@@ -262,10 +273,11 @@ impl IncrementalChunker {
             carried,
             chunks,
             sources,
+            pool,
             ..
         } = self;
         let carried: &'a [u8] = carried.get(..carried_used).unwrap_or_default();
-        let parallel = carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
+        let parallel = *pool && carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
         let (config, hash) = (*config, *hash);
         let hash_carried = |chunks: &mut Vec<Chunk>| {
             if let Some(algo) = hash {

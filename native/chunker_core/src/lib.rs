@@ -45,6 +45,6 @@ pub use config::{
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};
 pub use nar_aware::{NarAwareChunker, NarChunkError};
-pub use oneshot::{chunk_many, chunk_slice, cut_points};
+pub use oneshot::{chunk_many, chunk_slice, chunk_slice_sequential, cut_points};
 pub use pipeline::PARALLEL_MIN_BYTES;
 pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};

@@ -84,6 +84,11 @@ impl NarAwareChunker {
         self.chunker.buffered()
     }
 
+    /// See [`IncrementalChunker::use_pool`].
+    pub fn use_pool(&mut self, allowed: bool) {
+        self.chunker.use_pool(allowed);
+    }
+
     /// Feeds the next piece of the NAR, passing each batch of completed chunks to `emit`.
     /// The piece is parsed first: invalid NAR data is an error before any of it is chunked.
     pub fn feed<F>(&mut self, piece: &[u8], mut emit: F) -> Result<(), NarChunkError>

@@ -23,11 +23,31 @@ use crate::hash::HashAlgorithm;
 /// ```
 pub fn chunk_slice(data: &[u8], config: &ChunkerConfig, hash: Option<HashAlgorithm>) -> Vec<Chunk> {
     let run = cut_run(config, data, hash, true);
-    let mut chunks = run.chunks;
+    with_tail(data, run.chunks, run.open, hash)
+}
+
+/// [`chunk_slice`] on the calling thread alone, never using rayon's pool: for callers that
+/// must not wait on other work (a thread outside the pool that hands it work blocks until
+/// that work is done, however busy the pool is), such as a BEAM normal scheduler.
+pub fn chunk_slice_sequential(
+    data: &[u8],
+    config: &ChunkerConfig,
+    hash: Option<HashAlgorithm>,
+) -> Vec<Chunk> {
+    let run = cut_run(config, data, hash, false);
+    with_tail(data, run.chunks, run.open, hash)
+}
+
+fn with_tail(
+    data: &[u8],
+    mut chunks: Vec<Chunk>,
+    open: usize,
+    hash: Option<HashAlgorithm>,
+) -> Vec<Chunk> {
     // The chunk still open at the end of the input is its last one.
-    if let Some(tail) = data.get(run.open..).filter(|tail| !tail.is_empty()) {
+    if let Some(tail) = data.get(open..).filter(|tail| !tail.is_empty()) {
         chunks.push(Chunk {
-            offset: run.open as u64,
+            offset: open as u64,
             length: tail.len(),
             hash: hash.map(|algo| algo.hash(tail)),
         });
@@ -60,4 +80,48 @@ pub fn chunk_many(
         |item| item.len() + 256,
         |item| chunk_slice(item, config, hash),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_entry_point_gives_the_same_chunks() {
+        let config = ChunkerConfig::new(1024, 4096, 16_384).unwrap();
+        let data = random(3_000_000, 11);
+        let hash = Some(HashAlgorithm::Blake3);
+        let want = chunk_slice(&data, &config, hash);
+        assert_eq!(chunk_slice_sequential(&data, &config, hash), want);
+
+        let items: Vec<&[u8]> = vec![&data, &data[..10], &[], &data[5..700_000]];
+        let many = chunk_many(&items, &config, hash);
+        for (item, chunks) in items.iter().zip(&many) {
+            assert_eq!(chunks, &chunk_slice_sequential(item, &config, hash));
+        }
+
+        // Pieces large enough to use the pool when allowed, and the same without it.
+        for pool in [true, false] {
+            let mut chunker = crate::IncrementalChunker::new(config, hash);
+            chunker.use_pool(pool);
+            let mut got = Vec::new();
+            for piece in data.chunks(700_001) {
+                got.extend(chunker.feed(piece).unwrap().chunks().iter().copied());
+            }
+            got.extend(chunker.finish().unwrap().chunks().iter().copied());
+            assert_eq!(got, want, "pool {pool}");
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! One-shot chunking of a small binary on a normal scheduler, and of lists of binaries (in
-//! time-bounded normal calls with a continuation, or in parallel on a dirty scheduler). Chunk
+//! time-bounded normal calls with a continuation, or in parallel on a dirty scheduler).
+//! Normal-scheduler calls never use rayon's pool: handing it work would block the scheduler
+//! until the pool, busy with other callers' dirty work, got to it. Chunk
 //! data are sub-binaries of the input: nothing is copied. (Large binaries are chunked through
 //! the stream NIFs in bounded dirty-scheduler slices; see `stream.rs`.)
 
-use chunker_core::{chunk_many, chunk_slice, Chunk};
+use chunker_core::{chunk_many, chunk_slice_sequential, Chunk};
 use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
@@ -49,7 +51,7 @@ fn chunk<'a>(
         Err(error) => return Ok(error),
     };
     timeslice::charged(env, || {
-        let chunks = chunk_slice(input.as_slice(), &config, algo);
+        let chunks = chunk_slice_sequential(input.as_slice(), &config, algo);
         Ok((atoms::ok(), chunk_terms(env, &input, &chunks, with_data)?).encode(env))
     })
 }
@@ -73,7 +75,7 @@ fn chunk_list<'a>(
     };
     list_steps(env, binaries, budget_us, |term| {
         let input: Binary = term.decode()?;
-        let chunks = chunk_slice(input.as_slice(), &config, algo);
+        let chunks = chunk_slice_sequential(input.as_slice(), &config, algo);
         chunk_terms(env, &input, &chunks, with_data)
     })
 }

@@ -35,7 +35,7 @@ pub fn take<'a>(list: Term<'a>, limits: RoundLimits) -> NifResult<(Vec<Binary<'a
     let mut items = Vec::new();
     let mut rest = list;
     let mut weight = 0u64;
-    while !rest.is_empty_list() && weight < limits.budget {
+    while !rest.is_empty_list() && (items.is_empty() || weight < limits.budget) {
         let (head, tail) = rest.list_get_cell()?;
         let binary: Binary = head.decode()?;
         let size = binary.len() as u64;

@@ -57,6 +57,13 @@ impl Chunking {
         }
     }
 
+    fn use_pool(&mut self, allowed: bool) {
+        match self {
+            Chunking::Plain(chunker) => chunker.use_pool(allowed),
+            Chunking::Nar(chunker) => chunker.use_pool(allowed),
+        }
+    }
+
     fn release(&mut self) {
         match self {
             Chunking::Plain(chunker) => chunker.release(),
@@ -138,12 +145,13 @@ fn stream_new<'a>(
     Ok((atoms::ok(), stream).encode(env))
 }
 
+/// `pool`: whether the call may use rayon's pool (dirty calls), or must do all its work on
+/// its own thread (normal-scheduler calls, which must never wait on the pool).
 fn feed<'a>(
     env: Env<'a>,
     stream: &ChunkStream,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
+    (binary, from, len): (Binary<'a>, usize, usize),
+    pool: bool,
 ) -> NifResult<Term<'a>> {
     let slice = from
         .checked_add(len)
@@ -165,6 +173,7 @@ fn feed<'a>(
             },
         };
         state.parent = Some(parent);
+        state.chunker.use_pool(pool);
         let chunks = match &mut state.chunker {
             Chunking::Plain(chunker) => match chunker.feed(slice) {
                 Ok(batch) => encode_batch(env, &batch, Some((binary, from, parent)), with_data)?,
@@ -194,7 +203,12 @@ fn feed<'a>(
 
 /// `last` is the binary of the last feed, if the caller still has it: chunks that lie in it
 /// are returned as sub-binaries of it instead of copies.
-fn finish<'a>(env: Env<'a>, stream: &ChunkStream, last: Term<'a>) -> NifResult<Term<'a>> {
+fn finish<'a>(
+    env: Env<'a>,
+    stream: &ChunkStream,
+    last: Term<'a>,
+    pool: bool,
+) -> NifResult<Term<'a>> {
     let with_data = stream.with_data;
     let last = match last.decode::<Binary<'a>>() {
         Ok(binary) => Some(binary),
@@ -211,6 +225,7 @@ fn finish<'a>(env: Env<'a>, stream: &ChunkStream, last: Term<'a>) -> NifResult<T
             }
             _ => None,
         };
+        state.chunker.use_pool(pool);
         let chunks = match &mut state.chunker {
             Chunking::Plain(chunker) => match chunker.finish() {
                 Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
@@ -306,7 +321,7 @@ fn stream_feed<'a>(
     from: usize,
     len: usize,
 ) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || feed(env, &stream, binary, from, len))
+    timeslice::charged(env, || feed(env, &stream, (binary, from, len), false))
 }
 
 /// `stream_feed/4` on a dirty CPU scheduler.
@@ -318,7 +333,7 @@ fn stream_feed_dirty<'a>(
     from: usize,
     len: usize,
 ) -> NifResult<Term<'a>> {
-    feed(env, &stream, binary, from, len)
+    feed(env, &stream, (binary, from, len), true)
 }
 
 /// `stream_finish(stream, last_binary | nil)` -> `{:ok, chunks}` for the rest of the input;
@@ -329,7 +344,7 @@ fn stream_finish<'a>(
     stream: ResourceArc<ChunkStream>,
     last: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || finish(env, &stream, last))
+    timeslice::charged(env, || finish(env, &stream, last, false))
 }
 
 /// `stream_finish/2` on a dirty CPU scheduler.
@@ -339,7 +354,7 @@ fn stream_finish_dirty<'a>(
     stream: ResourceArc<ChunkStream>,
     last: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    finish(env, &stream, last)
+    finish(env, &stream, last, true)
 }
 
 /// Frees the stream's buffers now; it behaves as finished afterwards. Always `:ok`.
