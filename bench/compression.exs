@@ -126,18 +126,7 @@ defmodule CompressionBench do
   defp ratio(reference, ours), do: :erlang.float_to_binary(reference / ours, decimals: 2)
   defp us(seconds), do: round(seconds * 1_000_000)
 
-  defp machine do
-    cpu =
-      case File.read("/proc/cpuinfo") do
-        {:ok, info} ->
-          Regex.run(~r/model name\s*:\s*(.+)/, info, capture: :all_but_first) |> List.first()
-
-        _ ->
-          "unknown CPU"
-      end
-
-    "#{cpu}, #{System.schedulers_online()} schedulers, OTP #{System.otp_release()}"
-  end
+  defp machine, do: Mix.Tasks.Chunker.Bench.machine()
 end
 
 CompressionBench.run()

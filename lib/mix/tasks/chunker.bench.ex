@@ -275,7 +275,10 @@ defmodule Mix.Tasks.Chunker.Bench do
   defp kib(bytes), do: div(bytes, 1024)
   defp mib(bytes), do: Float.round(bytes / 1_048_576, 1)
 
-  defp machine do
+  @doc false
+  # The CPU, schedulers, pool threads and OTP release, for the header of a figure.
+  @spec machine() :: String.t()
+  def machine do
     cpu =
       case File.read("/proc/cpuinfo") do
         {:ok, info} ->

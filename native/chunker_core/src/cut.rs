@@ -119,18 +119,7 @@ pub(crate) fn cut_final(config: &ChunkerConfig, source: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect()
-    }
+    use crate::test_data::random_bytes;
 
     fn crate_cut(config: &ChunkerConfig, source: &[u8]) -> usize {
         let (s, l) = config.masks();
@@ -151,7 +140,7 @@ mod tests {
     fn final_cut_equals_the_crate_for_every_length() {
         let config = ChunkerConfig::new(64, 256, 1024).unwrap();
         for seed in 1..40 {
-            let data = sample(1500, seed);
+            let data = random_bytes(1500, seed);
             for len in 0..data.len() {
                 assert_eq!(
                     cut_final(&config, &data[..len]),
@@ -165,7 +154,7 @@ mod tests {
     #[test]
     fn equal_min_and_max_sizes_cut_like_the_crate() {
         let config = ChunkerConfig::new(1024, 1024, 1024).unwrap();
-        let data = sample(5000, 7);
+        let data = random_bytes(5000, 7);
         for len in [0, 1, 500, 1023, 1024, 1025, 2047, 5000] {
             assert_eq!(
                 cut_final(&config, &data[..len]),
@@ -178,7 +167,7 @@ mod tests {
     fn resuming_in_even_steps_equals_one_scan() {
         let config = ChunkerConfig::new(64, 256, 1024).unwrap();
         for seed in 1..200 {
-            let data = sample(1200, seed);
+            let data = random_bytes(1200, seed);
             let want = cut_final(&config, &data);
             for step in [2, 4, 6, 100, 254, 1000] {
                 let mut state = Scan::new(&config);

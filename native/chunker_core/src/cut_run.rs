@@ -132,21 +132,30 @@ fn chain_with<'d>(
     let mut chunks = Vec::with_capacity(data.len().saturating_sub(start) / config.avg_size() + 1);
     let mut at = start;
     loop {
-        match next_cut(config, data, at) {
-            Ok(length) => {
-                let hash = digest(data.get(at..at + length).unwrap_or_default());
-                chunks.push(chunk(at, length, hash));
-                at += length;
-            }
-            Err(state) => {
-                return Run {
-                    chunks,
-                    open: at,
-                    state,
-                }
-            }
+        if let Err(state) = push_next(config, data, &mut at, &mut chunks, &mut digest) {
+            return Run {
+                chunks,
+                open: at,
+                state,
+            };
         }
     }
+}
+
+/// Pushes the chunk starting at `*at`, with its digest, and moves `*at` past it; or returns
+/// the scan state if that chunk runs past the end of `data`.
+fn push_next<'d>(
+    config: &ChunkerConfig,
+    data: &'d [u8],
+    at: &mut usize,
+    chunks: &mut Vec<Chunk>,
+    digest: &mut impl FnMut(&'d [u8]) -> Option<crate::Digest>,
+) -> Result<(), Scan> {
+    let length = next_cut(config, data, *at)?;
+    let hash = digest(data.get(*at..*at + length).unwrap_or_default());
+    chunks.push(chunk(*at, length, hash));
+    *at += length;
+    Ok(())
 }
 
 fn chunk(at: usize, length: usize, hash: Option<crate::Digest>) -> Chunk {
@@ -255,19 +264,13 @@ fn stitch(
                 }
             }
             // Not met yet: one chunk of the true chain, scanned and hashed here.
-            match next_cut(config, data, at) {
-                Ok(length) => {
-                    let bytes = data.get(at..at + length).unwrap_or_default();
-                    chunks.push(chunk(at, length, hash.map(|algo| algo.hash(bytes))));
-                    at += length;
-                }
-                Err(state) => {
-                    return Run {
-                        chunks,
-                        open: at,
-                        state,
-                    }
-                }
+            let mut digest = |bytes: &[u8]| hash.map(|algo| algo.hash(bytes));
+            if let Err(state) = push_next(config, data, &mut at, &mut chunks, &mut digest) {
+                return Run {
+                    chunks,
+                    open: at,
+                    state,
+                };
             }
         }
     }
@@ -284,30 +287,19 @@ fn stitch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 40) as u8
-            })
-            .collect()
-    }
+    use crate::test_data::random_bytes;
 
     #[test]
     fn any_split_gives_the_sequential_chunks() {
-        let period: Vec<u8> = random(5_000, 3);
+        let period: Vec<u8> = random_bytes(5_000, 3);
         let inputs = [
-            random(600_000, 1),
+            random_bytes(600_000, 1),
             // Repeating content: speculative chains fall into step with the true one late, or
             // never, in the same places.
             period.iter().cycle().take(600_000).copied().collect(),
             vec![0; 600_000],
-            random(600_000, 2).iter().map(|b| b & 3).collect(),
-            random(3_000, 4),
+            random_bytes(600_000, 2).iter().map(|b| b & 3).collect(),
+            random_bytes(3_000, 4),
         ];
         for (min, avg, max) in [
             (64, 256, 1024),
@@ -328,7 +320,7 @@ mod tests {
     #[test]
     fn the_open_chunk_is_what_the_scan_left() {
         let config = ChunkerConfig::new(64, 256, 1024).unwrap();
-        let data = random(100_000, 9);
+        let data = random_bytes(100_000, 9);
         let run = cut_run(&config, &data, None, true);
         let covered: usize = run.chunks.iter().map(|c| c.length).sum();
         assert_eq!(covered, run.open);

@@ -36,6 +36,8 @@ mod oneshot;
 pub mod parallel;
 mod pipeline;
 mod stream;
+#[cfg(test)]
+mod test_data;
 
 pub use chunk::{Chunk, ChunkBytes};
 pub use config::{

@@ -85,23 +85,12 @@ pub fn chunk_many(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
+    use crate::test_data::random_bytes;
 
     #[test]
     fn every_entry_point_gives_the_same_chunks() {
         let config = ChunkerConfig::new(1024, 4096, 16_384).unwrap();
-        let data = random(3_000_000, 11);
+        let data = random_bytes(3_000_000, 11);
         let hash = Some(HashAlgorithm::Blake3);
         let want = chunk_slice(&data, &config, hash);
         assert_eq!(chunk_slice_sequential(&data, &config, hash), want);
