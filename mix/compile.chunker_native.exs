@@ -4,8 +4,12 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   `priv/native/libchunker_nif.so`.
 
   Cargo runs only when a native source (`Cargo.toml`, `Cargo.lock`, `build.rs`, `src/**/*.rs`
-  of a workspace member) is newer than the copied library. Set `CHUNKER_CARGO` to use a
-  specific cargo binary.
+  of a workspace member) is newer than the copied library, or when the library was built with
+  other cargo features. Set `CHUNKER_CARGO` to use a specific cargo binary.
+
+  In `MIX_ENV=test` the library is built with the `panic_injection` feature, which adds
+  `Chunker.Native.inject_panic/0` for the tests of what a panic in the core does; other
+  environments never have it.
   """
   use Mix.Task.Compiler
 
@@ -15,9 +19,11 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   @impl Mix.Task.Compiler
   def run(_args) do
     target = target_path()
+    features = features()
 
-    if Mix.Utils.stale?(native_sources(), [target]) do
-      build!(target)
+    if Mix.Utils.stale?(native_sources(), [target]) or built_features() != features do
+      build!(target, features)
+      File.write!(features_path(), features)
       {:ok, []}
     else
       {:noop, []}
@@ -27,10 +33,22 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   @impl Mix.Task.Compiler
   def clean do
     File.rm(target_path())
+    File.rm(features_path())
     :ok
   end
 
   defp target_path, do: Path.join([@root, "priv", "native", @library <> ".so"])
+
+  # The cargo features of the library, recorded next to it.
+  defp features_path, do: Path.join([@root, "priv", "native", @library <> ".features"])
+  defp features, do: if(Mix.env() == :test, do: "chunker_nif/panic_injection", else: "")
+
+  defp built_features do
+    case File.read(features_path()) do
+      {:ok, features} -> features
+      {:error, _} -> nil
+    end
+  end
 
   defp native_sources do
     native = Path.join(@root, "native")
@@ -41,12 +59,13 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
       Path.wildcard(Path.join(native, ".cargo/config.toml"))
   end
 
-  defp build!(target) do
+  defp build!(target, features) do
     cargo = find_cargo()
     native = Path.join(@root, "native")
     Mix.shell().info("Compiling chunker NIF (cargo build --release)")
 
     args = ["build", "--release", "--package", "chunker_nif", "--message-format", "short"]
+    args = if features == "", do: args, else: args ++ ["--features", features]
 
     case System.cmd(cargo, args,
            cd: native,

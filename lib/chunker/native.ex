@@ -75,6 +75,8 @@ defmodule Chunker.Native do
   def chunk_list(_binaries, _sizes, _hash, _with_data, _budget_us), do: not_loaded()
   def chunk_round(_binaries, _sizes, _hash, _with_data, _limits), do: not_loaded()
   def thread_count, do: not_loaded()
+  # Test builds only (MIX_ENV=test): the next chunking call panics inside the core.
+  def inject_panic, do: not_loaded()
   def compression_validate(_format, _level), do: not_loaded()
   def detect_format(_binary), do: not_loaded()
   def compress(_binary, _format, _level), do: not_loaded()

@@ -92,11 +92,17 @@ pub(crate) fn scan(
         let window = bytes.get(2 * first - at..2 * last - at).unwrap_or_default();
         for (k, pair) in window.chunks_exact(2).enumerate() {
             let &[a, b] = pair else { break };
-            hash = (hash << 2).wrapping_add(gear_ls[a as usize]);
+            // A byte indexes a 256-entry table: in bounds by type, and `get` here would cost
+            // the hot loop a branch per byte.
+            #[allow(clippy::indexing_slicing)]
+            let low = gear_ls[a as usize];
+            hash = (hash << 2).wrapping_add(low);
             if hash & mask_a == 0 {
                 return Some(2 * (first + k));
             }
-            hash = hash.wrapping_add(gear[b as usize]);
+            #[allow(clippy::indexing_slicing)]
+            let high = gear[b as usize];
+            hash = hash.wrapping_add(high);
             if hash & mask_b == 0 {
                 return Some(2 * (first + k) + 1);
             }
@@ -139,9 +145,11 @@ mod tests {
     #[test]
     fn final_cut_equals_the_crate_for_every_length() {
         let config = ChunkerConfig::new(64, 256, 1024).unwrap();
-        for seed in 1..40 {
+        // Under Miri (~1000x slower) a sample of the lengths, so it finishes in minutes.
+        let (seeds, step) = if cfg!(miri) { (1..3, 97) } else { (1..40, 1) };
+        for seed in seeds {
             let data = random_bytes(1500, seed);
-            for len in 0..data.len() {
+            for len in (0..data.len()).step_by(step) {
                 assert_eq!(
                     cut_final(&config, &data[..len]),
                     crate_cut(&config, &data[..len]),
@@ -166,7 +174,8 @@ mod tests {
     #[test]
     fn resuming_in_even_steps_equals_one_scan() {
         let config = ChunkerConfig::new(64, 256, 1024).unwrap();
-        for seed in 1..200 {
+        let seeds = if cfg!(miri) { 1..3 } else { 1..200 };
+        for seed in seeds {
             let data = random_bytes(1200, seed);
             let want = cut_final(&config, &data);
             for step in [2, 4, 6, 100, 254, 1000] {

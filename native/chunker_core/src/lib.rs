@@ -22,11 +22,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Nothing that input can reach may panic: no unwrap/expect/indexing outside tests, except
+// where an `allow` says why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 mod chunk;
 pub mod compression;
 mod config;
 mod cut;
 mod cut_run;
+#[cfg(feature = "panic_injection")]
+pub mod fault;
 mod hash;
 mod incremental;
 pub mod nar;

@@ -88,6 +88,7 @@ mod tests {
     use crate::test_data::random_bytes;
 
     #[test]
+    #[cfg_attr(miri, ignore = "megabytes of scanning: too slow under Miri")]
     fn every_entry_point_gives_the_same_chunks() {
         let config = ChunkerConfig::new(1024, 4096, 16_384).unwrap();
         let data = random_bytes(3_000_000, 11);

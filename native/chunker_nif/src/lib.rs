@@ -6,6 +6,13 @@
 //! `Chunker.Native`), so no call holds a normal scheduler for more than a fraction of a
 //! millisecond.
 
+// Nothing that input can reach may panic: no unwrap/expect/indexing outside tests, except
+// where an `allow` says why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 mod allocator;
 mod atoms;
 mod binary_sink;
@@ -40,6 +47,14 @@ fn load(_env: rustler::Env, info: rustler::Term) -> bool {
 #[rustler::nif]
 fn thread_count() -> usize {
     rayon::current_num_threads()
+}
+
+/// `inject_panic()`: the next chunking call panics inside the core (test builds only).
+#[cfg(feature = "panic_injection")]
+#[rustler::nif]
+fn inject_panic() -> rustler::Atom {
+    chunker_core::fault::arm();
+    atoms::ok()
 }
 
 rustler::init!("Elixir.Chunker.Native", load = load);

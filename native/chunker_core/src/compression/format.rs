@@ -185,6 +185,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "calls zstd's C library")]
     fn levels_are_checked_per_format() {
         assert_eq!(Level::new(Format::Zstd, -7).unwrap().value(), -7);
         assert_eq!(Level::new(Format::Zstd, 22).unwrap().value(), 22);
