@@ -209,10 +209,8 @@ defmodule ChunkerTest do
       for how <- [&Enum.take(&1, 1), &Stream.run/1] do
         consumer = consume.(how)
         assert_receive :done, 5_000
-        # The reader exits once it has read the stop message: give it up to a second.
-        assert Enum.any?(1..100, fn _ ->
-                 readers_of.(consumer) == [] || (Process.sleep(10) && false)
-               end)
+        # The reader exits once it has read the stop message.
+        assert Chunker.Eventually.eventually(fn -> readers_of.(consumer) == [] end)
       end
 
       # A consumer killed mid-stream: its reader notices and exits.

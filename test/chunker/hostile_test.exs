@@ -12,6 +12,8 @@ defmodule Chunker.HostileTest do
   #     exception in the calling process; the VM and every other call go on.
   use ExUnit.Case, async: false
 
+  import Chunker.Eventually
+
   import Bitwise
 
   alias Chunker.{Native, TestData}
@@ -59,7 +61,7 @@ defmodule Chunker.HostileTest do
     assert {:ok, [_]} = Chunker.chunk("still alive")
     :erlang.garbage_collect()
 
-    assert wait_for(fn -> Native.allocated_bytes() <= baseline + 1_048_576 end),
+    assert eventually(fn -> Native.allocated_bytes() <= baseline + 1_048_576 end),
            "native heap #{Native.allocated_bytes() - baseline} bytes above baseline"
   end
 
@@ -111,7 +113,7 @@ defmodule Chunker.HostileTest do
     live = Native.live_streams()
     # A first round warms up what is allocated once, and fills the C allocator's arenas.
     abandon(100, frame, nar)
-    assert wait_for(fn -> Native.live_streams() == live end)
+    assert eventually(fn -> Native.live_streams() == live end)
     native = Native.allocated_bytes()
     vm = :erlang.memory(:total)
     start_rss = rss()
@@ -122,13 +124,13 @@ defmodule Chunker.HostileTest do
         # The Rust heap holds each stream's buffered piece; the codecs' C libraries and the
         # resources themselves allocate outside it, which the resident size shows.
         assert peak > native + 40_000 * 1_000, "the round held only #{peak - native} bytes"
-        assert wait_for(fn -> Native.live_streams() == live end)
+        assert eventually(fn -> Native.live_streams() == live end)
 
-        assert wait_for(fn -> Native.allocated_bytes() <= native + 262_144 end),
+        assert eventually(fn -> Native.allocated_bytes() <= native + 262_144 end),
                "native heap #{Native.allocated_bytes() - native} bytes above baseline"
 
         :erlang.garbage_collect()
-        assert wait_for(fn -> :erlang.memory(:total) < vm + 32 * 1_048_576 end)
+        assert eventually(fn -> :erlang.memory(:total) < vm + 32 * 1_048_576 end)
         after_rss = rss()
 
         IO.puts(
@@ -235,13 +237,5 @@ defmodule Chunker.HostileTest do
       [[], [1 | 2], [1, 2, 3], ["a", "b"], [-1], [256], [:x], ["a" | "b"]] ++
       [{}, {1, 2}, {1, 2, 3}, {1, 2, 3, 4, 5}, {"a", 0, 1}, %{}, %{a: 1}] ++
       [make_ref(), self(), fn -> :ok end] ++ others
-  end
-
-  defp wait_for(condition, tries \\ 300) do
-    cond do
-      condition.() -> true
-      tries == 0 -> false
-      true -> Process.sleep(10) && wait_for(condition, tries - 1)
-    end
   end
 end

@@ -6,6 +6,8 @@ defmodule Chunker.ResourceTest do
   # their baseline, and the VM's own memory does too.
   use ExUnit.Case, async: false
 
+  import Chunker.Eventually
+
   alias Chunker.TestData
 
   @streams 10_000
@@ -16,16 +18,16 @@ defmodule Chunker.ResourceTest do
     live = Chunker.Native.live_streams()
     # A first round warms up what is allocated once (rayon's pool, atom tables).
     abandon_round(piece)
-    assert wait_for(fn -> Chunker.Native.live_streams() == live end)
+    assert eventually(fn -> Chunker.Native.live_streams() == live end)
     native = Chunker.Native.allocated_bytes()
     vm = :erlang.memory(:total)
 
     for _round <- 1..3 do
       peak = abandon_round(piece)
       assert peak >= @streams * @piece_size, "the round held only #{peak} native bytes"
-      assert wait_for(fn -> Chunker.Native.live_streams() == live end)
+      assert eventually(fn -> Chunker.Native.live_streams() == live end)
 
-      assert wait_for(fn -> Chunker.Native.allocated_bytes() <= native + 65_536 end),
+      assert eventually(fn -> Chunker.Native.allocated_bytes() <= native + 65_536 end),
              "native heap: #{Chunker.Native.allocated_bytes() - native} bytes above baseline"
     end
 
@@ -55,13 +57,5 @@ defmodule Chunker.ResourceTest do
     peak = Chunker.Native.allocated_bytes()
     Enum.each(pids, &Process.exit(&1, :kill))
     peak
-  end
-
-  defp wait_for(condition, tries \\ 200) do
-    cond do
-      condition.() -> true
-      tries == 0 -> false
-      true -> Process.sleep(10) && wait_for(condition, tries - 1)
-    end
   end
 end
