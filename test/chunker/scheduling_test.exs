@@ -10,7 +10,8 @@ defmodule Chunker.SchedulingTest do
   #     of ~100 KB calls on every scheduler: 40+ ms late.
   #
   # The limit leaves room for the OS scheduler on a loaded 2-core machine (seen: up to 12 ms
-  # in about one run in twenty, typically 1-7 ms), while catching both failures above.
+  # in about one run in twenty, once 24 ms, typically 1-7 ms), while catching both failures
+  # above; a late probe is measured a second time (see assert_responsive/3).
   use ExUnit.Case, async: false
 
   alias Chunker.TestData
@@ -121,7 +122,11 @@ defmodule Chunker.SchedulingTest do
     )
   end
 
-  defp assert_responsive(workers, opts \\ []) do
+  # The probe's lateness also counts the OS descheduling the VM on this shared 2-core
+  # machine (seen once in a CI run: 24 ms, with every scheduler free). A late probe is
+  # therefore measured again, and only a second late run fails: a NIF that holds a scheduler
+  # is late every time. Long schedules, which only our calls can cause, fail at once.
+  defp assert_responsive(workers, opts \\ [], attempt \\ 1) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
     probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), 0) end)
     tasks = Enum.map(workers, &Task.async/1)
@@ -134,13 +139,22 @@ defmodule Chunker.SchedulingTest do
     pids = [probe.pid | Enum.map(tasks, & &1.pid)]
     long = Enum.filter(collect_long_schedules([]), fn {pid, _info} -> pid in pids end)
 
-    if Keyword.get(opts, :probe, true) do
-      assert lateness_us < @max_lateness_ms * 1000,
-             "a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late"
-    end
-
     assert long == [],
            "processes ran uninterrupted for over #{@long_schedule_ms} ms: #{inspect(long)}"
+
+    late? = Keyword.get(opts, :probe, true) and lateness_us >= @max_lateness_ms * 1000
+
+    cond do
+      not late? ->
+        :ok
+
+      attempt == 1 ->
+        IO.puts("\n[scheduling] probe #{div(lateness_us, 1000)} ms late; measuring again")
+        assert_responsive(workers, opts, 2)
+
+      true ->
+        flunk("a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late, twice")
+    end
   end
 
   defp probe_loop(last, lateness) do
