@@ -287,7 +287,7 @@ defmodule Chunker do
   # (whose scan is parallel itself).
   defp chunk_batch(binaries, %Options{} = o) do
     work = {:chunk, o.hash, o.avg_size}
-    {bytes, count, _largest} = Input.measure(binaries)
+    {bytes, count} = Input.measure(binaries)
     sizes = {o.min_size, o.avg_size, o.max_size}
 
     if Schedule.batch_on_normal?(bytes, count, work) do

@@ -74,7 +74,7 @@ defmodule Chunker.Hash do
   def hash_many(items, algorithm) when is_list(items) and algorithm in [:blake3, :sha256] do
     binaries = Input.binaries!(items)
     work = {:hash, algorithm}
-    {bytes, count, _largest} = Input.measure(binaries)
+    {bytes, count} = Input.measure(binaries)
 
     if Schedule.batch_on_normal?(bytes, count, work) do
       hash_steps(binaries, algorithm, [])

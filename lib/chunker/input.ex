@@ -27,13 +27,12 @@ defmodule Chunker.Input do
     raise ArgumentError, "expected a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
-  # {total bytes, count, largest size} of a list of binaries, in one pass.
+  # {total bytes, count} of a list of binaries, in one pass.
   @doc false
-  @spec measure([binary()]) :: {non_neg_integer(), non_neg_integer(), non_neg_integer()}
+  @spec measure([binary()]) :: {non_neg_integer(), non_neg_integer()}
   def measure(binaries) do
-    Enum.reduce(binaries, {0, 0, 0}, fn binary, {bytes, count, largest} ->
-      size = byte_size(binary)
-      {bytes + size, count + 1, max(largest, size)}
+    Enum.reduce(binaries, {0, 0}, fn binary, {bytes, count} ->
+      {bytes + byte_size(binary), count + 1}
     end)
   end
 
