@@ -21,7 +21,8 @@ defmodule Chunker do
       |> Enum.each(&store/1)
 
   Options are described in `Chunker.Options`: `min_size`, `avg_size`, `max_size` or
-  `preset`, `hash`, `data`, `nar_aware`, `copy` and `memory_budget`.
+  `preset`, `hash`, `data`, `nar_aware`, `copy` and `memory_budget`. Errors are
+  `Chunker.Error`s.
 
   Chunking a Nix archive so that each large file's contents chunk on their own (see
   `Chunker.NAR`):
@@ -31,39 +32,38 @@ defmodule Chunker do
 
   ## Scheduling
 
-  Each call's cost is estimated from its bytes and the expected number of chunks. Up to about
-  100 us of work (`chunk/2` of up to ~170 KB with BLAKE3 at the default sizes; a stream piece
-  that, with the bytes the stream already holds, is as small) runs in one call on the caller's
-  normal scheduler, which is charged for it (`enif_consume_timeslice`), so loops of small
-  calls are preempted like any other code. Larger work runs on dirty CPU schedulers in slices
-  of about 0.8 ms (1.3 MiB with BLAKE3), one NIF call each: a single long dirty call would
-  delay the VM's timers by its whole length. Within a slice every core of chunker's thread
-  pool scans and hashes a segment of its own (the boundaries are exactly the sequential
-  ones). Files are read by `File`, whose reads run on dirty I/O schedulers.
+  No call holds the caller's scheduler for more than a fraction of a millisecond. Each NIF
+  call works against a deadline on its own clock: about 100 us on the caller's normal
+  scheduler, whose process is charged for it (`enif_consume_timeslice`, so loops of small
+  calls are preempted like any other code), and about 0.8 ms on a dirty CPU scheduler. A call
+  that reaches its deadline returns where it stopped and the work goes on in the next call,
+  on a dirty scheduler; small inputs finish in one normal call. How much work fits in a call
+  is learned at run time from the calls themselves, so a slower machine takes smaller steps
+  and a faster one larger ones. Within a dirty call every core of chunker's thread pool scans
+  and hashes a segment of its own (the boundaries are exactly the sequential ones). Files are
+  read on dirty I/O schedulers.
 
-  Batches (`chunk_many/2`, `Chunker.Hash.hash_many/2`) of up to ~0.2 ms of work run on the
-  caller's scheduler in calls of ~0.1 ms that resume where the last stopped; larger ones on
-  dirty schedulers, about 0.8 ms of work per pool thread and call.
+  A chunk is hashed whole by the call that completes it, which cannot be split: with a very
+  large `max_size` one dirty call can take longer than 0.8 ms (a 16 MiB chunk takes about
+  3 ms with BLAKE3 and 9 ms with SHA-256 on the 2-core machine of the README's benchmarks).
 
   The pool has one thread per core unless the `CHUNKER_THREADS` environment variable (or
   `config :chunker, threads: n`, seen when the configuration is loaded before chunker's
   modules, as under Mix but not in a release) says otherwise; it is sized when the NIF loads.
 
-  A chunk is hashed whole by the call that completes it, so with a very large `max_size` one
-  call can take longer than a slice (a 16 MiB chunk: ~3 ms with BLAKE3, ~9 ms with SHA-256).
-
-  Feed `stream/2` pieces of 1 MiB or more (4-8 MiB chunk fastest): each piece costs a NIF
-  call, and a dirty one once the stream holds a chunk's worth of bytes.
+  Feed `stream/2` pieces of 1 MiB or more (4-8 MiB chunk fastest): each piece costs at least
+  one NIF call.
 
   ## From Erlang
 
       {ok, Chunks} = 'Elixir.Chunker':chunk(Bin, [{avg_size, 65536}]).
   """
 
-  alias Chunker.{Batch, Chunk, Error, FileReader, Heap, Input, Native, Options, Schedule}
+  alias Chunker.{Batch, Chunk, ChunkStream, Error, FileReader, Heap, Input, Native, Options}
 
   # Larger pieces chunk faster (fewer calls, longer parallel scans): reading 256 MiB with
-  # `stream/2` at 64 KiB chunks ran at 1.39 GB/s with 1 MiB reads, 1.94 GB/s with 8 MiB.
+  # `stream/2` at 64 KiB chunks ran at 1.39 GB/s with 1 MiB reads, 1.94 GB/s with 8 MiB
+  # (measured for the throughput issue, 2026-11-24; see the README's benchmarks).
   @read_size 8_388_608
 
   @doc """
@@ -88,7 +88,7 @@ defmodule Chunker do
   @spec chunk(iodata(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
   def chunk(data, opts \\ []) do
     with {:ok, options} <- Options.validate(opts) do
-      data |> Input.to_binary!() |> chunk_binary(options) |> copy_if_asked(options)
+      data |> Input.to_binary!() |> ChunkStream.chunk(options) |> copy_if_asked(options)
     end
   end
 
@@ -97,12 +97,12 @@ defmodule Chunker do
   `{:ok, lists}` with one list of chunks per item, in input order (offsets count from each
   item's start), or the first error.
 
-  The items are spread over all cores. A small batch (up to about 0.2 ms of work) runs on the
-  caller's scheduler in calls of about 0.1 ms, each resuming where the last stopped, so a
-  long list of tiny items never holds the scheduler; a larger batch runs on dirty CPU
-  schedulers, about 0.8 ms of work per thread and call; an item larger than that is chunked
-  alone as `chunk/2` does. With `nar_aware: true` the items are chunked one after the other,
-  and an item that is not a NAR makes the whole call fail (the message names its index).
+  The items are spread over all cores. A small batch runs on the caller's scheduler in calls
+  of about 0.1 ms, each resuming where the last stopped, so a long list of tiny items never
+  holds the scheduler; the rest runs on dirty CPU schedulers, about 0.8 ms of work per thread
+  and call; an item too large for that is chunked alone as `chunk/2` does. With
+  `nar_aware: true` the items are chunked one after the other, and an item that is not a NAR
+  makes the whole call fail (the message names its index, as does `details.index`).
 
       iex> {:ok, [[a], [b1, b2]]} = Chunker.chunk_many(["tiny", :binary.copy(<<0>>, 300_000)])
       iex> {a.length, b1.length, b2.length}
@@ -167,112 +167,109 @@ defmodule Chunker do
   def stream(enumerable, opts \\ []) do
     options = Options.validate!(opts)
     bang(Options.check_memory(options, 0))
-    stream_validated(enumerable, options)
+    enumerable |> ChunkStream.transform(options) |> copy_stream_if_asked(options)
   end
 
   @doc """
   Reads the file at `path` and chunks it.
 
   Returns `{:ok, chunks}`, or `{:error, %Chunker.Error{}}` whose `reason` is the `File`
-  error (`:enoent`, `:eisdir`, ...) or `:invalid_options`. With `data: false` the file is
-  streamed in bounded memory; otherwise it is read whole and the chunks are sub-binaries of it.
+  error (`:enoent`, `:eisdir`, ...; `details.path` is the path), `:file_changed`, or
+  `:invalid_options`. With `data: false` the file is streamed in bounded memory; otherwise it
+  is read whole and the chunks are sub-binaries of it. Raises `ArgumentError` if `path` is
+  not a path (a string or charlist).
+
+  A file that changes while it is read is an error, `:file_changed`, never chunks of a mix of
+  two versions: a file that shrank, was modified (its size the same, its modification or
+  change time not) or was replaced while it was read. A file that only grew is read up to
+  its size when it was opened, which is what it held then if it was appended to (a log).
+  Pipes and devices have no size to check and are read to their end.
+
+      iex> path = Path.join(System.tmp_dir!(), "chunker-doc-\#{System.unique_integer([:positive])}")
+      iex> File.write!(path, "hello")
+      iex> {:ok, [chunk]} = Chunker.chunk_file(path)
+      iex> chunk.data
+      "hello"
+      iex> File.rm!(path)
+      iex> {:error, error} = Chunker.chunk_file(path)
+      iex> error.reason
+      :enoent
   """
   @spec chunk_file(Path.t(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
   def chunk_file(path, opts \\ []) do
+    path = path!(path, :chunk_file)
+
     with {:ok, options} <- Options.validate(opts) do
       cond do
         options.data ->
-          case File.read(path) do
-            {:ok, binary} -> binary |> chunk_binary(options) |> copy_if_asked(options)
-            {:error, reason} -> file_error(path, reason)
-          end
+          with {:ok, binary} <- FileReader.read(path),
+               do: binary |> ChunkStream.chunk(options) |> copy_if_asked(options)
 
         match?({:error, _}, memory = Options.check_memory(options, 2 * @read_size)) ->
           memory
 
         true ->
-          stream_file_to_list(path, opts)
+          stream_file_to_list(path, options)
       end
     end
   end
 
   @doc """
   Lazily chunks the file at `path`, reading it 8 MiB at a time, one piece ahead (a helper
-  process reads the next piece while this one is chunked). Same chunks as
-  `chunk_file/2`; raises `File.Error` when the file cannot be read (when enumerated) and
-  `Chunker.Error` for invalid options (at once).
+  process reads the next piece while this one is chunked). Same chunks as `chunk_file/2`;
+  raises `Chunker.Error` when the file cannot be read or changes while it is read (when
+  enumerated; see `chunk_file/2`) and for invalid options (at once), `ArgumentError` if
+  `path` is not a path.
 
-  The file is read in raw mode without a read-ahead buffer: with reads this large a read-ahead
-  buffer only adds a copy of every byte (measured: `File.stream!/3` + `stream/2` at 256 KiB
-  chunks ran at 1.08 GB/s, raw reads + `stream/2` at 1.41 GB/s).
+  As each piece arrives the consuming process gets a minor garbage collection: a piece is
+  freed only once no heap refers to it, and without it a process can hold several pieces it
+  no longer uses until its next collection.
   """
   @spec stream_file(Path.t(), [Options.option()]) :: Enumerable.t()
   def stream_file(path, opts \\ []) do
+    path = path!(path, :stream_file)
     options = Options.validate!(opts)
     bang(Options.check_memory(options, 2 * @read_size))
-    path |> FileReader.stream(@read_size) |> stream_validated(options)
+    stream_validated_file(path, options)
   end
 
-  defp stream_file_to_list(path, opts) do
-    {:ok, path |> stream_file(opts) |> Enum.to_list()}
-  rescue
-    error in File.Error -> file_error(path, error.reason)
+  defp stream_validated_file(path, options) do
+    path
+    |> FileReader.stream(@read_size)
+    |> Stream.each(fn _piece -> collect_young_heap() end)
+    |> ChunkStream.transform(options)
+    |> copy_stream_if_asked(options)
   end
 
-  defp file_error(path, reason) do
-    {:error, Error.new(reason, "could not read #{inspect(path)}: #{:file.format_error(reason)}")}
-  end
+  # An 8 MiB piece is freed only once no process's heap refers to it any more: the reader's,
+  # and the consumer's until its next collection, which can come several pieces later. A
+  # minor collection as each piece arrives (the young heap holds little more than the last
+  # piece's chunks) keeps the pieces alive to about three (measured on a 4 GiB file, peak
+  # resident growth: 40-80 MiB without, see the load test for with).
+  defp collect_young_heap, do: :erlang.garbage_collect(self(), type: :minor)
 
-  # One normal-scheduler call for small binaries; otherwise the binary goes through a native
-  # stream in dirty-scheduler slices. Either way every chunk is a sub-binary of the input.
-  defp chunk_binary(binary, %Options{nar_aware: true} = o) do
-    chunk_through_stream(binary, o)
+  defp stream_file_to_list(path, options) do
+    {:ok, path |> stream_validated_file(options) |> Enum.to_list()}
   rescue
     error in Error -> {:error, error}
   end
 
-  defp chunk_binary(binary, %Options{} = o) do
-    if Schedule.normal?(byte_size(binary), {:chunk, o.hash, o.avg_size}) do
-      case Native.chunk(binary, o.min_size, o.avg_size, o.max_size, o.hash, o.data) do
-        {:ok, chunks} -> {:ok, chunks}
-        {:error, reason} -> {:error, native_error(reason)}
-      end
-    else
-      chunk_through_stream(binary, o)
-    end
-  end
-
-  defp chunk_through_stream(binary, options) do
-    state = open_stream!(options)
-
-    try do
-      Heap.presized(div(byte_size(binary), options.avg_size) * Heap.words_per_chunk(), fn ->
-        {fed, state} = feed_stream(binary, state)
-        {tail, _state} = finish_stream(state)
-        {:ok, fed ++ tail}
-      end)
-    after
-      close_stream(state)
-    end
-  end
-
-  defp stream_validated(enumerable, options) do
-    chunks =
-      Stream.transform(
-        enumerable,
-        fn -> open_stream!(options) end,
-        fn piece, state -> piece |> Input.to_binary!() |> feed_stream(state) end,
-        &finish_stream/1,
-        &close_stream/1
-      )
-
-    if options.copy, do: Stream.map(chunks, &copy_chunk/1), else: chunks
+  defp path!(path, function) do
+    IO.chardata_to_string(path)
+  rescue
+    ArgumentError ->
+      reraise ArgumentError,
+              "#{function}/2 expects a path (a string or charlist), got: #{inspect(path)}",
+              __STACKTRACE__
   end
 
   defp copy_if_asked({:ok, chunks}, %Options{copy: true}),
     do: {:ok, Enum.map(chunks, &copy_chunk/1)}
 
   defp copy_if_asked(result, _options), do: result
+
+  defp copy_stream_if_asked(chunks, %Options{copy: true}), do: Stream.map(chunks, &copy_chunk/1)
+  defp copy_stream_if_asked(chunks, _options), do: chunks
 
   defp copy_chunk(%Chunk{data: data} = chunk) when is_binary(data),
     do: %Chunk{chunk | data: :binary.copy(data)}
@@ -282,44 +279,36 @@ defmodule Chunker do
   defp bang(:ok), do: :ok
   defp bang({:error, error}), do: raise(error)
 
-  # chunk_many/2 without nar_aware: a small batch in continued normal calls; otherwise dirty
-  # rounds of small items, in parallel, and each large item alone through chunk/2's own path
-  # (whose scan is parallel itself).
+  # chunk_many/2 without nar_aware: the list NIF's rounds (lists.rs in the NIF), and each
+  # large item alone through chunk/2's own path (whose scan is parallel itself).
   defp chunk_batch(binaries, %Options{} = o) do
-    work = {:chunk, o.hash, o.avg_size}
-    {bytes, count} = Input.measure(binaries)
     sizes = {o.min_size, o.avg_size, o.max_size}
+    large = &map_ok(&1, fn binary -> ChunkStream.chunk(binary, o) end)
+    bytes = Enum.reduce(binaries, 0, &(byte_size(&1) + &2))
+    words = (length(binaries) + div(bytes, o.avg_size)) * Heap.words_per_chunk()
 
-    if Schedule.batch_on_normal?(bytes, count, work) do
-      chunk_steps(binaries, sizes, o, [])
-    else
-      limits = Schedule.round_limits(work, Native.thread_count())
-      round = &Native.chunk_round(&1, sizes, o.hash, o.data, limits)
-      large = &map_ok(&1, fn binary -> chunk_binary(binary, o) end)
-      words = (count + div(bytes, o.avg_size)) * Heap.words_per_chunk()
-
-      # Errors of a round are the NIF's reasons; those of a large item are already Errors.
-      case Heap.presized(words, fn -> Batch.rounds(binaries, elem(limits, 2), round, large) end) do
-        {:error, reason} when not is_struct(reason, Error) -> {:error, native_error(reason)}
-        result -> result
-      end
-    end
-  end
-
-  defp chunk_steps(binaries, sizes, o, acc) do
-    case Native.chunk_list(binaries, sizes, o.hash, o.data, Schedule.normal_step_us()) do
-      {:done, lists} -> {:ok, [lists | acc] |> Enum.reverse() |> Enum.concat()}
-      {:cont, lists, rest} -> chunk_steps(rest, sizes, o, [lists | acc])
-      {:error, reason} -> {:error, native_error(reason)}
-    end
+    Heap.presized(words, fn ->
+      Batch.list(
+        binaries,
+        &Native.chunk_list(&1, sizes, o.hash, o.data),
+        &Native.chunk_list_dirty(&1, sizes, o.hash, o.data),
+        large
+      )
+    end)
   end
 
   defp chunk_each(binaries, options) do
     binaries
     |> Enum.with_index()
     |> map_ok(fn {binary, index} ->
-      with {:error, error} <- chunk_binary(binary, options),
-           do: {:error, %Error{error | message: "item #{index}: #{error.message}"}}
+      with {:error, error} <- ChunkStream.chunk(binary, options) do
+        {:error,
+         %Error{
+           error
+           | message: "item #{index}: #{error.message}",
+             details: Map.put(error.details, :index, index)
+         }}
+      end
     end)
   end
 
@@ -337,72 +326,4 @@ defmodule Chunker do
       values -> {:ok, Enum.reverse(values)}
     end
   end
-
-  # Stream state: {native stream, bytes it holds unchunked, kind of work, last binary fed}.
-  # The held bytes plus the next piece bound the work of the next feed (a completed chunk is
-  # hashed whole); the last binary lets the final chunks be sub-binaries of it.
-  defp open_stream!(%Options{} = o) do
-    case Native.stream_new(o.min_size, o.avg_size, o.max_size, o.hash, o.data, o.nar_aware) do
-      {:ok, ref} -> {ref, 0, {chunk_kind(o), o.hash, o.avg_size}, nil}
-      {:error, reason} -> raise native_error(reason)
-    end
-  end
-
-  defp chunk_kind(%Options{nar_aware: true}), do: :nar_chunk
-  defp chunk_kind(%Options{}), do: :chunk
-
-  defp feed_stream(binary, {ref, buffered, work, _last} = state) do
-    size = byte_size(binary)
-
-    cond do
-      size == 0 ->
-        {[], state}
-
-      Schedule.normal?(buffered + size, work) ->
-        {chunks, buffered} = unwrap_feed(Native.stream_feed(ref, binary, 0, size))
-        {chunks, {ref, buffered, work, binary}}
-
-      true ->
-        feed_slices(binary, 0, Schedule.slice_size(work), state, [])
-    end
-  end
-
-  defp feed_slices(binary, from, slice, {ref, _buffered, work, _last}, acc)
-       when from < byte_size(binary) do
-    len = min(slice, byte_size(binary) - from)
-    {chunks, buffered} = unwrap_feed(Native.stream_feed_dirty(ref, binary, from, len))
-    feed_slices(binary, from + len, slice, {ref, buffered, work, binary}, [chunks | acc])
-  end
-
-  defp feed_slices(_binary, _from, _slice, state, acc) do
-    {acc |> Enum.reverse() |> Enum.concat(), state}
-  end
-
-  defp unwrap_feed({:ok, chunks, buffered}), do: {chunks, buffered}
-  defp unwrap_feed({:error, reason}), do: raise(native_error(reason))
-
-  defp finish_stream({ref, buffered, work, last} = state) do
-    result =
-      if Schedule.normal?(buffered, work),
-        do: Native.stream_finish(ref, last),
-        else: Native.stream_finish_dirty(ref, last)
-
-    case result do
-      {:ok, chunks} -> {chunks, state}
-      {:error, reason} -> raise native_error(reason)
-    end
-  end
-
-  defp close_stream({ref, _buffered, _work, _last}), do: Native.stream_close(ref)
-
-  defp native_error({:invalid_options, _option, message}),
-    do: Error.new(:invalid_options, message)
-
-  defp native_error({:invalid_nar, _offset, message}), do: Error.new(:invalid_nar, message)
-
-  defp native_error(:stream_finished),
-    do: Error.new(:stream_finished, "the chunk stream is already finished")
-
-  defp native_error(:stream_busy),
-    do: Error.new(:stream_busy, "the chunk stream is being used by another call")
 end

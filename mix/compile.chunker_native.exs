@@ -7,9 +7,9 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   of a workspace member) is newer than the copied library, or when the library was built with
   other cargo features. Set `CHUNKER_CARGO` to use a specific cargo binary.
 
-  In `MIX_ENV=test` the library is built with the `panic_injection` feature, which adds
-  `Chunker.Native.inject_panic/0` for the tests of what a panic in the core does; other
-  environments never have it.
+  In `MIX_ENV=test` the library is built with the `test_hooks` feature, which adds what the
+  tests need to see inside the NIF (a counting allocator, `Chunker.Native.allocated_bytes/0`,
+  `live_streams/0`, `inject_panic/0`); other environments never have it.
   """
   use Mix.Task.Compiler
 
@@ -41,7 +41,7 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
 
   # The cargo features of the library, recorded next to it.
   defp features_path, do: Path.join([@root, "priv", "native", @library <> ".features"])
-  defp features, do: if(Mix.env() == :test, do: "chunker_nif/panic_injection", else: "")
+  defp features, do: if(Mix.env() == :test, do: "chunker_nif/test_hooks", else: "")
 
   defp built_features do
     case File.read(features_path()) do

@@ -124,35 +124,29 @@ defmodule ChunkerTest do
     end
 
     test "the NIFs themselves reject wrong types without crashing the VM" do
-      assert_raise ArgumentError, fn ->
-        Chunker.Native.chunk(1, 16_384, 65_536, 262_144, :blake3, true)
-      end
+      sizes = {16_384, 65_536, 262_144}
+      assert_raise ArgumentError, fn -> Chunker.Native.chunk(1, sizes, :blake3, true) end
 
       assert_raise ArgumentError, fn ->
-        Chunker.Native.chunk("x", -1, 65_536, 262_144, :blake3, true)
+        Chunker.Native.chunk("x", {-1, 65_536, 262_144}, :blake3, true)
       end
 
-      assert_raise ArgumentError, fn ->
-        Chunker.Native.chunk("x", 16_384, 65_536, 262_144, :md5, true)
-      end
-
-      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(make_ref(), "x", 0, 1) end
+      assert_raise ArgumentError, fn -> Chunker.Native.chunk("x", sizes, :md5, true) end
+      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(make_ref(), "x", 0) end
       assert_raise ArgumentError, fn -> Chunker.Native.hash([1, 2], :blake3) end
       assert_raise ArgumentError, fn -> Chunker.Native.hash("x", :md5) end
-      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true, false)
-      # Slices outside the binary, and offsets that do not fit.
-      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", 2, 2) end
-      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", -1, 1) end
-
-      assert_raise ArgumentError, fn ->
-        Chunker.Native.stream_feed_dirty(ref, "abc", 1 <<< 64, 1)
-      end
+      {:ok, ref} = Chunker.Native.stream_new(sizes, :blake3, true, false)
+      # Offsets outside the binary, and offsets that do not fit.
+      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", 4) end
+      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed(ref, "abc", -1) end
+      assert_raise ArgumentError, fn -> Chunker.Native.stream_feed_dirty(ref, "abc", 1 <<< 64) end
 
       hasher = Chunker.Native.hasher_new(:sha256)
-      assert_raise ArgumentError, fn -> Chunker.Native.hasher_update(hasher, "abc", 3, 1) end
-      # Sizes the core refuses come back as errors, not crashes.
-      assert {:error, {:invalid_options, :min_size, _}} =
-               Chunker.Native.chunk("x", 3, 65_536, 262_144, :blake3, true)
+      assert_raise ArgumentError, fn -> Chunker.Native.hasher_update(hasher, "abc", 4) end
+      # Sizes the core refuses come back as errors in the one shape, not crashes.
+      assert {:error,
+              {:invalid_options, "min_size must be an even integer" <> _, %{option: :min_size}}} =
+               Chunker.Native.chunk("x", {3, 65_536, 262_144}, :blake3, true)
 
       assert {:ok, [_]} = Chunker.chunk("still alive")
     end
@@ -178,7 +172,10 @@ defmodule ChunkerTest do
       assert {:error, %Chunker.Error{reason: :enoent}} = Chunker.chunk_file(missing, data: false)
       assert {:error, %Chunker.Error{reason: :eisdir}} = Chunker.chunk_file(dir)
       assert {:error, %Chunker.Error{reason: :eisdir}} = Chunker.chunk_file(dir, data: false)
-      assert_raise File.Error, fn -> Enum.to_list(Chunker.stream_file(missing)) end
+      error = assert_raise Chunker.Error, fn -> Enum.to_list(Chunker.stream_file(missing)) end
+      assert error.reason == :enoent
+      assert error.details == %{path: missing}
+      assert error.message == "could not open #{inspect(missing)}: no such file or directory"
     end
 
     test "stream_file/2's read-ahead process ends with the stream, however it ends",
@@ -228,38 +225,52 @@ defmodule ChunkerTest do
 
   describe "low-level streams" do
     test "use after finish and close is an error, not a crash" do
-      {:ok, ref} = Chunker.Native.stream_new(16_384, 65_536, 262_144, :blake3, true, false)
-      assert {:ok, [], 5} = Chunker.Native.stream_feed(ref, "hello", 0, 5)
-      assert {:ok, [%Chunk{length: 5, data: "hello"}]} = Chunker.Native.stream_finish(ref, nil)
-      assert {:error, :stream_finished} = Chunker.Native.stream_feed(ref, "more", 0, 4)
-      assert {:error, :stream_finished} = Chunker.Native.stream_finish(ref, nil)
+      {:ok, ref} = Chunker.Native.stream_new({16_384, 65_536, 262_144}, :blake3, true, false)
+      assert {:done, []} = Chunker.Native.stream_feed(ref, "hello", 0)
+      assert {:done, [%Chunk{length: 5, data: "hello"}]} = Chunker.Native.stream_finish(ref, nil)
+      finished = {:error, {:stream_finished, "the stream is already finished or closed", %{}}}
+      assert Chunker.Native.stream_feed(ref, "more", 0) == finished
+      assert Chunker.Native.stream_finish(ref, nil) == finished
       assert :ok = Chunker.Native.stream_close(ref)
-      assert {:error, :stream_finished} = Chunker.Native.stream_feed_dirty(ref, "more", 0, 4)
+      assert Chunker.Native.stream_feed_dirty(ref, "more", 0) == finished
 
       hasher = Chunker.Native.hasher_new(:blake3)
-      assert :ok = Chunker.Native.hasher_update(hasher, "abc", 0, 3)
+      assert {:done, nil} = Chunker.Native.hasher_update(hasher, "abc", 0)
       assert {:ok, digest} = Chunker.Native.hasher_finish(hasher)
       assert digest == Chunker.Hash.blake3("abc")
-      assert {:error, :stream_finished} = Chunker.Native.hasher_update(hasher, "abc", 0, 3)
-      assert {:error, :stream_finished} = Chunker.Native.hasher_finish(hasher)
+      assert Chunker.Native.hasher_update(hasher, "abc", 0) == finished
+      assert Chunker.Native.hasher_finish(hasher) == finished
     end
 
-    test "slices of a binary map back to it, whatever slice comes first" do
+    test "the chunks of a binary fed from an offset map back to it" do
       binary = "0123456789abcdefghij"
-      {:ok, ref} = Chunker.Native.stream_new(64, 256, 1_024, :none, true, false)
-      assert {:ok, [], 5} = Chunker.Native.stream_feed(ref, binary, 10, 5)
-      assert {:ok, [], 10} = Chunker.Native.stream_feed(ref, binary, 15, 5)
+      {:ok, ref} = Chunker.Native.stream_new({64, 256, 1_024}, :none, true, false)
+      assert {:done, []} = Chunker.Native.stream_feed(ref, binary, 10)
 
-      assert {:ok, [%Chunk{offset: 0, length: 10, data: "abcdefghij"}]} =
+      assert {:done, [%Chunk{offset: 0, length: 10, data: "abcdefghij"} = chunk]} =
                Chunker.Native.stream_finish(ref, binary)
+
+      # A sub-binary of the binary fed, not a copy.
+      assert :binary.referenced_byte_size(chunk.data) == byte_size(binary)
     end
 
     test "a stream can be fed from another process" do
-      {:ok, ref} = Chunker.Native.stream_new(4_096, 16_384, 65_536, :sha256, true, false)
+      {:ok, ref} = Chunker.Native.stream_new({4_096, 16_384, 65_536}, :sha256, true, false)
       data = TestData.random_bytes(200_000, 7)
-      task = Task.async(fn -> Chunker.Native.stream_feed_dirty(ref, data, 0, 200_000) end)
-      {:ok, fed, _buffered} = Task.await(task)
-      {:ok, tail} = Chunker.Native.stream_finish(ref, nil)
+
+      fed =
+        Task.async(fn ->
+          {:ok, lists} =
+            Chunker.Native.Run.outputs(
+              Chunker.Native.stream_feed_dirty(ref, data, 0),
+              &Chunker.Native.stream_feed_dirty(ref, data, &1)
+            )
+
+          Enum.concat(lists)
+        end)
+        |> Task.await()
+
+      {:done, tail} = Chunker.Native.stream_finish_dirty(ref, nil)
       assert fed ++ tail == Chunker.chunk!(data, avg_size: 16_384, hash: :sha256)
     end
   end

@@ -1,138 +1,94 @@
 defmodule Chunker.Batch do
   @moduledoc false
-  # Runs compress_many / decompress_many, and hash_many when some items are large: every item
-  # gets its own encoder (decoder, hasher), and each dirty NIF call advances several of them
-  # by one slice each, in parallel on rayon's pool. A call thus does about one slice of work
-  # per pool thread (~0.8 ms), however large the items, and all cores stay busy: small items
-  # are packed many to a call, large ones take turns.
+  # Runs the batch functions (chunk_many, hash_many, compress_many, decompress_many) over the
+  # NIFs' batch contract (native/chunker_nif/src/lists.rs), deciding nothing about how long
+  # anything takes:
+  #
+  #   * list/4: a list NIF takes items from the front of the list and replies
+  #     {:done, results}, {:cont, results, rest} (call the dirty twin with rest) or
+  #     {:large, results, large, rest} (a run of items each too large for one call, for the
+  #     caller's resumable path);
+  #   * each/3: items that each have a resource (hasher, encoder, decoder) are stepped
+  #     together, two per pool thread and call, each as far as the call's deadline allows.
 
   alias Chunker.{Error, Native}
 
-  # `open` makes an item's codec and says how large its slices are (bytes of input for an
-  # encoder, of output for a decoder): {:ok, codec, slice} or {:error, error}.
-  @spec run(
+  @doc false
+  @spec list(
           [binary()],
-          (binary() -> {:ok, term(), pos_integer()} | {:error, Error.t()}),
-          :encode | :decode | :hash
-        ) :: [{:ok, binary()} | {:error, Error.t()}]
-  def run(binaries, open, kind) do
-    queue = binaries |> Enum.with_index() |> Enum.map(fn {binary, index} -> {index, binary} end)
+          ([binary()] -> tuple()),
+          ([binary()] -> tuple()),
+          ([binary()] -> {:ok, list()} | {:error, Error.t()})
+        ) :: {:ok, list()} | {:error, Error.t()}
+  def list(binaries, normal, dirty, large), do: list_loop(normal.(binaries), dirty, large, [])
 
-    loop(queue, [], %{}, {kind, open, Native.thread_count()})
-    |> Enum.sort_by(&elem(&1, 0))
-    |> Enum.map(&elem(&1, 1))
-  end
+  defp list_loop({:done, results}, _dirty, _large, acc),
+    do: {:ok, [results | acc] |> Enum.reverse() |> Enum.concat()}
 
-  # Works through `binaries` in order: runs of items of at most `max_item` bytes go to
-  # `round`, a dirty NIF that takes one round from the front of the list it is given and
-  # returns {:done, results}, {:cont, results, rest} or {:error, reason}; runs of larger items
-  # go to `large` ([binary] -> {:ok, results} | {:error, error}). Results in input order.
-  @spec rounds([binary()], pos_integer(), ([binary()] -> tuple()), ([binary()] -> tuple())) ::
-          {:ok, list()} | {:error, term()}
-  def rounds(binaries, max_item, round, large), do: rounds(binaries, max_item, round, large, [])
+  defp list_loop({:cont, results, rest}, dirty, large, acc),
+    do: list_loop(dirty.(rest), dirty, large, [results | acc])
 
-  defp rounds([], _max_item, _round, _large, acc),
-    do: {:ok, acc |> Enum.reverse() |> Enum.concat()}
-
-  defp rounds([first | _] = binaries, max_item, round, large, acc)
-       when byte_size(first) > max_item do
-    {big, rest} = Enum.split_while(binaries, &(byte_size(&1) > max_item))
-
+  defp list_loop({:large, results, big, rest}, dirty, large, acc) do
     case large.(big) do
-      {:ok, results} -> rounds(rest, max_item, round, large, [results | acc])
-      error -> error
-    end
-  end
-
-  defp rounds(binaries, max_item, round, large, acc) do
-    case round.(binaries) do
-      {:done, results} -> rounds([], max_item, round, large, [results | acc])
-      {:cont, results, rest} -> rounds(rest, max_item, round, large, [results | acc])
+      {:ok, big_results} -> list_loop(dirty.(rest), dirty, large, [big_results, results | acc])
       {:error, _} = error -> error
     end
   end
 
-  # Items in progress are {index, binary, codec, slice, from}, in turn order.
-  defp loop([], [], results, _config), do: Map.to_list(results)
+  defp list_loop({:error, native}, _dirty, _large, _acc), do: {:error, Error.from_native(native)}
 
-  defp loop(queue, active, results, {kind, _, _} = config) do
-    {entries, waiting, queue, results} = pick(active, queue, results, config)
+  @doc false
+  # `open` makes an item's resource ({:ok, resource} or {:error, error}); `step` is the NIF
+  # that steps a list of {resource, binary, from} entries and replies per entry with
+  # {:done, output}, {:cont, next_from} or a native error. Results in input order.
+  @spec each([binary()], (binary() -> {:ok, term()} | {:error, Error.t()}), ([tuple()] -> list())) ::
+          [{:ok, term()} | {:error, Error.t()}]
+  def each(binaries, open, step) do
+    queue = Enum.with_index(binaries)
+    width = 2 * Native.thread_count()
 
-    if entries == [] do
-      loop(queue, waiting, results, config)
+    each_loop(queue, [], %{}, {open, step, width})
+    |> Enum.sort_by(&elem(&1, 0))
+    |> Enum.map(&elem(&1, 1))
+  end
+
+  # Entries in progress are {index, binary, resource, from}, oldest first.
+  defp each_loop([], [], results, _config), do: Map.to_list(results)
+
+  defp each_loop(queue, active, results, {open, step, width} = config) do
+    {active, queue, results} = fill(active, queue, results, open, width)
+
+    if active == [] do
+      each_loop(queue, active, results, config)
     else
-      replies = step(kind, Enum.map(entries, &native_entry(&1, kind)))
+      replies =
+        step.(Enum.map(active, fn {_, binary, resource, from} -> {resource, binary, from} end))
 
-      {stepped, results} =
-        entries
+      {active, results} =
+        active
         |> Enum.zip(replies)
-        |> Enum.reduce({[], results}, fn {entry, reply}, acc -> advance(entry, reply, acc) end)
+        |> Enum.reduce({[], results}, fn {{index, binary, resource, _}, reply}, {left, done} ->
+          case reply do
+            {:done, output} -> {left, Map.put(done, index, {:ok, output})}
+            {:cont, from} -> {[{index, binary, resource, from} | left], done}
+            {:error, native} -> {left, Map.put(done, index, {:error, Error.from_native(native)})}
+          end
+        end)
 
-      # Items that waited go first next round.
-      loop(queue, waiting ++ Enum.reverse(stepped), results, config)
+      each_loop(queue, Enum.reverse(active), results, config)
     end
   end
 
-  # Chooses this round's entries: started items first, then new ones, until the round holds
-  # about one slice of work per core (always at least one entry). Returns the entries, the
-  # started items left waiting, the queue left, and the results so far.
-  defp pick(active, queue, results, config, work \\ 0.0, acc \\ [])
+  defp fill(active, queue, results, _open, width) when length(active) >= width or queue == [],
+    do: {active, queue, results}
 
-  defp pick(active, queue, results, {_, _, cores}, work, [_ | _] = acc) when work >= cores,
-    do: {Enum.reverse(acc), active, queue, results}
-
-  defp pick([item | rest], queue, results, {kind, _, _} = config, work, acc),
-    do: pick(rest, queue, results, config, work + cost(item, kind), [item | acc])
-
-  defp pick([], [{index, binary} | rest], results, {kind, open, _} = config, work, acc) do
+  defp fill(active, [{binary, index} | queue], results, open, width) do
     case open.(binary) do
-      {:ok, codec, slice} ->
-        item = {index, binary, codec, slice, 0}
-        pick([], rest, results, config, work + cost(item, kind), [item | acc])
+      {:ok, resource} ->
+        fill(active ++ [{index, binary, resource, 0}], queue, results, open, width)
 
       {:error, error} ->
-        pick([], rest, Map.put(results, index, {:error, error}), config, work, acc)
+        fill(active, queue, Map.put(results, index, {:error, error}), open, width)
     end
   end
-
-  defp pick([], [], results, _config, _work, acc), do: {Enum.reverse(acc), [], [], results}
-
-  # An entry's work, in slices: what it has left, up to one slice. Decoding cost follows
-  # output, unknown in advance: a compressed byte is assumed to yield at least four.
-  defp cost({_index, binary, _codec, slice, from}, kind) when kind in [:encode, :hash],
-    do: min((byte_size(binary) - from) / slice, 1.0)
-
-  defp cost({_index, binary, _codec, slice, from}, :decode),
-    do: min((byte_size(binary) - from) * 4 / slice, 1.0)
-
-  defp native_entry({_index, binary, codec, slice, from}, kind) when kind in [:encode, :hash] do
-    len = min(slice, byte_size(binary) - from)
-    {codec, binary, from, len, from + len == byte_size(binary)}
-  end
-
-  defp native_entry({_index, binary, codec, slice, from}, :decode) do
-    {codec, binary, from, byte_size(binary) - from, slice}
-  end
-
-  defp step(:encode, entries), do: Native.encoders_step(entries)
-  defp step(:decode, entries), do: Native.decoders_step(entries)
-  defp step(:hash, entries), do: Native.hashers_step(entries)
-
-  defp advance({index, _, _, _, _}, {:ok, output}, {active, results}) when is_binary(output),
-    do: {active, Map.put(results, index, {:ok, output})}
-
-  defp advance({index, binary, codec, slice, from}, {:ok, consumed, _pending}, {active, results}),
-    do: {[{index, binary, codec, slice, from + consumed} | active], results}
-
-  defp advance({index, _, _, _, _}, {:error, {reason, message}}, {active, results}),
-    do: {active, Map.put(results, index, {:error, Error.new(reason, message)})}
-
-  defp advance({index, _, _, _, _}, {:error, reason}, {active, results}),
-    do: {active, Map.put(results, index, {:error, busy_error(reason)})}
-
-  defp busy_error(:stream_busy),
-    do: Error.new(:stream_busy, "the item's codec or hasher is being used by another call")
-
-  defp busy_error(reason),
-    do: Error.new(reason, "the item's codec or hasher cannot be used (#{reason})")
 end

@@ -26,10 +26,17 @@ defmodule Chunker.Compression do
       iex> error.reason
       :truncated
 
-  Error reasons: `:invalid_options`, `:unknown_format`, `:unsupported_format` (gzip; LZ4
-  legacy frames when `format: :lz4` is forced, else they are `:unknown_format`),
-  `:size_exceeded`, `:truncated`, `:trailing_data`, `:corrupt`,
-  `:memory_limit` (an xz stream needing over 256 MiB of decoder memory), `:out_of_memory`.
+  Error reasons: `:invalid_options`, `:unknown_format`, `:format_mismatch` (`format:` was
+  given and the data is not in it; `details.found` says what it is), `:unsupported_format`
+  (gzip; LZ4 legacy frames when `format: :lz4` is forced, else they are `:unknown_format`),
+  `:size_exceeded` (`details.limit`), `:truncated`, `:trailing_data` (`details.offset`),
+  `:corrupt`, `:memory_limit` (an xz stream needing over 256 MiB of decoder memory),
+  `:out_of_memory`.
+
+      iex> {:ok, frame} = Chunker.Compression.compress("some data", :zstd)
+      iex> {:error, error} = Chunker.Compression.decompress(frame, format: :lz4)
+      iex> {error.reason, error.message}
+      {:format_mismatch, "not lz4 data: it is zstd (at offset 0)"}
 
   ## Levels
 
@@ -39,15 +46,18 @@ defmodule Chunker.Compression do
 
   ## Scheduling
 
-  Work of up to about 100 us runs in one call on the caller's scheduler, charged to its
-  timeslice. Larger inputs are compressed, and large outputs decompressed, on dirty CPU
-  schedulers in slices of about 0.8 ms. Batches run on a dirty scheduler with the items spread
-  over all cores, in groups of about 1 ms per core.
+  Compressing runs on the caller's scheduler only when what it costs at that size is known
+  (learned from earlier calls) and fits about 100 us; otherwise on dirty CPU schedulers,
+  whole when that fits about 0.8 ms, else through an encoder fed in steps of about 0.8 ms.
+  Decompressing works the same way in steps of output. Some steps cannot be split and run on
+  dirty schedulers only: a bzip2 block (a 900 KB block sort, tens of milliseconds), an LZ4
+  block, a zstd block at a slow level. Batches run their small items whole, many per dirty
+  call spread over all cores, and step the large ones several at a time.
   """
 
-  alias Chunker.{Error, Input, Native, Schedule}
-  alias Chunker.Batch
-  alias Chunker.Compression.Options
+  alias Chunker.{Batch, Error, Input, Native}
+  alias Chunker.Compression.{Options, Streams}
+  alias Chunker.Native.Run
 
   @type format :: :zstd | :lz4 | :xz | :bzip2
 
@@ -59,59 +69,50 @@ defmodule Chunker.Compression do
       iex> {:ok, packed} = Chunker.Compression.compress(["ab", "cd"], :xz, level: 1)
       iex> Chunker.Compression.decompress(packed)
       {:ok, "abcd"}
+      iex> {:error, error} = Chunker.Compression.compress("ab", :xz, level: 10)
+      iex> {error.reason, error.details}
+      {:invalid_options, %{option: :level}}
   """
   @spec compress(iodata(), format(), keyword()) :: {:ok, binary()} | {:error, Error.t()}
   def compress(data, format, opts \\ []) do
     with {:ok, format} <- Options.format(format),
-         {:ok, %{level: level}} <- Options.validate(opts, [:level], %{format: format}) do
+         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
       binary = Input.to_binary!(data)
-      work = {:compress, format, level}
 
-      if Schedule.normal?(byte_size(binary), work) do
-        Native.compress(binary, format, level) |> result()
-      else
-        compress_sliced(binary, format, level, Schedule.slice_size(work))
-      end
+      binary
+      |> Native.compress(format, level)
+      |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
+      |> encoded(binary)
     end
   end
 
   @doc "Like `compress/3`, returning the binary or raising `Chunker.Error`."
   @spec compress!(iodata(), format(), keyword()) :: binary()
-  def compress!(data, format, opts \\ []), do: bang(compress(data, format, opts))
+  def compress!(data, format, opts \\ []), do: Run.ok!(compress(data, format, opts))
 
   @doc """
   Decompresses `data`, all of its concatenated frames, detecting the format from its magic
-  bytes.
+  bytes (skippable frames in front are passed over).
 
-  Options: `format:` forces a format; `max_size:` caps the output (default 1 GiB).
+  Options: `format:` forces a format (data in another is `:format_mismatch`); `max_size:`
+  caps the output (default 1 GiB).
   """
   @spec decompress(iodata(), keyword()) :: {:ok, binary()} | {:error, Error.t()}
   def decompress(data, opts \\ []) do
     with {:ok, %{format: format, max_size: max_size}} <-
-           Options.validate(opts, [:format, :max_size], %{}) do
+           Options.validate(opts, [:format, :max_size]) do
       binary = Input.to_binary!(data)
 
-      with {:ok, format} <- resolve_format(binary, format) do
-        work = {:decompress, format}
-        budget = Schedule.normal_budget(work)
-
-        # Input counts against the budget as output does, so large inputs skip the try.
-        reply =
-          if byte_size(binary) <= budget,
-            do: Native.decompress(binary, format, max_size, budget),
-            else: :budget
-
-        case reply do
-          :budget -> decompress_sliced(binary, format, max_size, Schedule.slice_size(work))
-          other -> result(other)
-        end
-      end
+      binary
+      |> Native.decompress(format, max_size)
+      |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
+      |> decoded(binary)
     end
   end
 
   @doc "Like `decompress/2`, returning the binary or raising `Chunker.Error`."
   @spec decompress!(iodata(), keyword()) :: binary()
-  def decompress!(data, opts \\ []), do: bang(decompress(data, opts))
+  def decompress!(data, opts \\ []), do: Run.ok!(decompress(data, opts))
 
   @doc """
   The format of `data` from its first bytes: `:zstd`, `:lz4`, `:xz`, `:bzip2`, `:gzip`
@@ -132,35 +133,29 @@ defmodule Chunker.Compression do
       iex> {:ok, [{:ok, a}, {:ok, b}]} = Chunker.Compression.compress_many(["one", "two"], :zstd)
       iex> Chunker.Compression.decompress_many([a, b, "junk"])
       {:ok, [{:ok, "one"}, {:ok, "two"}, {:error, %Chunker.Error{reason: :unknown_format,
-        message: "unknown format: no zstd, lz4, xz or bzip2 magic bytes"}}]}
+        message: "unknown format: no zstd, lz4, xz or bzip2 magic bytes", details: %{}}}]}
   """
   @spec compress_many([iodata()], format(), keyword()) ::
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
   def compress_many(items, format, opts \\ []) when is_list(items) do
     with {:ok, format} <- Options.format(format),
-         {:ok, %{level: level}} <- Options.validate(opts, [:level], %{format: format}) do
+         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
       binaries = Input.binaries!(items)
-      limits = Schedule.round_limits({:compress, format, level}, Native.thread_count())
-      slice = elem(limits, 2)
 
-      open = fn binary ->
-        with {:ok, encoder} <-
-               Native.encoder_new(format, level, true, byte_size(binary)) |> result() do
-          {:ok, encoder, slice}
-        end
+      # Items too large for one call: an encoder each, stepped several at a time.
+      large = fn binaries ->
+        open = &(Native.encoder_new(format, level, true, byte_size(&1)) |> Run.result())
+        {:ok, Batch.each(binaries, open, &Native.encoders_step/1)}
       end
 
-      # Runs of small items are compressed whole, many per dirty call (contexts reused per
-      # thread); items larger than a slice each get an encoder fed in slices.
-      round = fn binaries ->
-        case Native.compress_round(binaries, format, level, limits) do
-          {:done, results} -> {:done, Enum.map(results, &result/1)}
-          {:cont, results, rest} -> {:cont, Enum.map(results, &result/1), rest}
-          {:error, _} = error -> result(error)
-        end
-      end
-
-      Batch.rounds(binaries, slice, round, &{:ok, Batch.run(&1, open, :encode)})
+      with {:ok, results} <-
+             Batch.list(
+               binaries,
+               &Native.compress_list(&1, format, level),
+               &Native.compress_list_dirty(&1, format, level),
+               large
+             ),
+           do: {:ok, Enum.map(results, &item_result/1)}
     end
   end
 
@@ -172,18 +167,11 @@ defmodule Chunker.Compression do
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
   def decompress_many(items, opts \\ []) when is_list(items) do
     with {:ok, %{format: format, max_size: max_size}} <-
-           Options.validate(opts, [:format, :max_size], %{}) do
+           Options.validate(opts, [:format, :max_size]),
+         :ok <- Native.compression_validate(format, nil, max_size) |> Run.result() do
       binaries = Input.binaries!(items)
-
-      open = fn binary ->
-        with {:ok, format} <- resolve_format(binary, format),
-             {:ok, decoder} <-
-               Native.decoder_new(format, max_size, true, byte_size(binary)) |> result() do
-          {:ok, decoder, Schedule.slice_size({:decompress, format})}
-        end
-      end
-
-      {:ok, Batch.run(binaries, open, :decode)}
+      open = &(Native.decoder_new(format, max_size, true, byte_size(&1)) |> Run.result())
+      {:ok, Batch.each(binaries, open, &Native.decoders_step/1)}
     end
   end
 
@@ -200,44 +188,27 @@ defmodule Chunker.Compression do
   """
   @spec compress_stream(Enumerable.t(), format(), keyword()) :: Enumerable.t()
   def compress_stream(enumerable, format, opts \\ []) do
-    format = bang(Options.format(format))
-    %{level: level} = Options.validate!(opts, [:level], %{format: format})
-    work = {:compress, format, level}
-
-    slice = Schedule.slice_size(work)
-
-    Stream.transform(
-      enumerable,
-      fn -> Native.encoder_new(format, level, false, nil) |> result() |> bang() end,
-      fn piece, encoder -> {encode_piece(encoder, Input.to_binary!(piece), slice), encoder} end,
-      fn encoder ->
-        {non_empty([bang(Native.encoder_finish_dirty(encoder) |> result())]), encoder}
-      end,
-      fn _encoder -> :ok end
-    )
+    format = Run.ok!(Options.format(format))
+    %{level: level} = Options.validate!(opts, [:level])
+    Native.compression_validate(format, level, nil) |> Run.result() |> Run.ok!()
+    Streams.compress(enumerable, format, level)
   end
 
   @doc """
   Lazily decompresses an enumerable of iodata pieces of compressed data (all its frames),
   emitting the output as binaries, in bounded memory. The format is detected from the first
   bytes unless `format:` is given. `max_size:` caps the total output (default `:infinity`).
-  Errors raise `Chunker.Error` when reached.
+  Options are validated when this is called; errors in the data raise `Chunker.Error` when
+  reached.
   """
   @spec decompress_stream(Enumerable.t(), keyword()) :: Enumerable.t()
   def decompress_stream(enumerable, opts \\ []) do
-    options =
-      Options.validate!(opts, [:format, :max_size], %{infinity: true, default_max_size: :infinity})
+    %{format: format, max_size: max_size} =
+      Options.validate!(opts, [:format, :max_size], infinity: true)
 
-    max_size =
-      if options.max_size == :infinity, do: 18_446_744_073_709_551_615, else: options.max_size
-
-    Stream.transform(
-      enumerable,
-      fn -> {:detecting, options.format, max_size, ""} end,
-      fn piece, state -> decode_piece(state, Input.to_binary!(piece)) end,
-      &finish_decoding/1,
-      fn _state -> :ok end
-    )
+    max_size = max_size || :infinity
+    Native.compression_validate(format, nil, max_size) |> Run.result() |> Run.ok!()
+    Streams.decompress(enumerable, format, max_size)
   end
 
   @doc """
@@ -258,221 +229,45 @@ defmodule Chunker.Compression do
   @spec compress_adaptive(iodata(), keyword()) ::
           {:ok, {:compressed, format(), binary()} | {:stored, tuple()}} | {:error, Error.t()}
   def compress_adaptive(data, opts \\ []) do
-    with {:ok, options} <-
-           Options.validate(opts, [:format, :level, :max_ratio, :max_entropy], %{
-             default_format: :zstd
-           }) do
+    with {:ok, options} <- Options.validate(opts, [:format, :level, :max_ratio, :max_entropy]) do
       binary = Input.to_binary!(data)
       %{format: format, level: level, max_ratio: ratio, max_entropy: entropy} = options
+      format = format || :zstd
+      ratio = ratio && ratio / 1
+      entropy = entropy && entropy / 1
 
-      if Schedule.normal?(byte_size(binary), {:compress, format, level}),
-        do: Native.compress_adaptive(binary, format, level, ratio, entropy) |> result(),
-        else: Native.compress_adaptive_dirty(binary, format, level, ratio, entropy) |> result()
+      binary
+      |> Native.compress_adaptive(format, level, ratio, entropy)
+      |> whole_or_dirty(fn ->
+        Native.compress_adaptive_dirty(binary, format, level, ratio, entropy)
+      end)
+      |> encoded(binary)
     end
   end
 
-  # -- one-shot, sliced ------------------------------------------------------------------
+  # A normal call that could not do the work hands it to its dirty twin.
+  defp whole_or_dirty({:cont, nil, nil}, dirty), do: dirty.()
+  defp whole_or_dirty(reply, _dirty), do: reply
 
-  defp compress_sliced(binary, format, level, slice) do
-    with {:ok, encoder} <- Native.encoder_new(format, level, true, byte_size(binary)) |> result(),
-         :ok <-
-           each_slice(
-             binary,
-             slice,
-             &ok_or_error(Native.encoder_update_dirty(encoder, binary, &1, &2))
-           ) do
-      Native.encoder_finish_dirty(encoder) |> result()
-    end
+  # The frame (or adaptive verdict), after feeding the rest of `binary` to the encoder when
+  # one call was not enough.
+  defp encoded({:cont, encoder, from}, binary) do
+    with {:ok, _} <- Run.outputs({:cont, nil, from}, &Native.encoder_update(encoder, binary, &1)),
+         do: encoder |> Native.encoder_finish() |> Run.result()
   end
 
-  defp decompress_sliced(binary, format, max_size, slice) do
-    with {:ok, decoder} <-
-           Native.decoder_new(format, max_size, true, byte_size(binary)) |> result(),
-         :ok <- decode_all(decoder, binary, 0, slice) do
-      Native.decoder_finish_dirty(decoder) |> result()
-    end
+  defp encoded(reply, _binary), do: Run.done(reply)
+
+  defp decoded({:cont, decoder, from}, binary) do
+    with {:ok, _} <-
+           Run.outputs({:cont, nil, from}, &Native.decoder_feed_dirty(decoder, binary, &1)),
+         do: decoder |> Native.decoder_finish() |> Run.result()
   end
 
-  defp each_slice(binary, slice, fun, from \\ 0) do
-    if from < byte_size(binary) do
-      len = min(slice, byte_size(binary) - from)
+  defp decoded(reply, _binary), do: Run.done(reply)
 
-      case fun.(from, len) do
-        :ok -> each_slice(binary, slice, fun, from + len)
-        error -> error
-      end
-    else
-      :ok
-    end
-  end
+  defp item_result({:error, {_reason, _message, _details} = native}),
+    do: {:error, Error.from_native(native)}
 
-  # Feeds `binary[from..]` to a collecting decoder, about `budget` output bytes per call.
-  defp decode_all(decoder, binary, from, budget) do
-    case Native.decoder_feed_dirty(decoder, binary, from, byte_size(binary) - from, budget) do
-      {:ok, _output, consumed, pending} ->
-        from = from + consumed
-
-        if from < byte_size(binary) or pending,
-          do: decode_all(decoder, binary, from, budget),
-          else: :ok
-
-      error ->
-        result(error)
-    end
-  end
-
-  # -- streams ---------------------------------------------------------------------------
-
-  # Encoders buffer input and do their work in bursts (a bzip2 block sort takes tens of
-  # milliseconds whenever 900 KB have gathered), so however small the piece, the call goes to
-  # a dirty scheduler; large pieces go in slices.
-  defp encode_piece(_encoder, "", _slice), do: []
-
-  defp encode_piece(encoder, binary, slice) do
-    for from <- 0..(byte_size(binary) - 1)//slice,
-        len = min(slice, byte_size(binary) - from),
-        output = bang(Native.encoder_update_dirty(encoder, binary, from, len) |> result()),
-        output != "",
-        do: output
-  end
-
-  # Stream state: {:detecting, forced_format, max_size, head_so_far} until the format is
-  # known, then {:decoding, decoder, format}.
-  @detect_bytes 10
-  # Skippable frames in front of the first real frame are gathered whole to see what follows
-  # them, up to this much.
-  @max_head 16 * 1_048_576
-
-  defp decode_piece({:detecting, forced, max_size, seen}, binary) do
-    head = seen <> binary
-
-    cond do
-      forced != nil -> start_decoding(forced, max_size, head)
-      ready_to_detect?(head) -> detect_and_start(head, max_size)
-      true -> {[], {:detecting, forced, max_size, head}}
-    end
-  end
-
-  defp decode_piece({:decoding, decoder, format} = state, binary) do
-    {decode_stream_piece(decoder, format, binary), state}
-  end
-
-  defp ready_to_detect?(head) do
-    byte_size(head) >= @max_head or
-      (byte_size(head) >= @detect_bytes and not incomplete_skippable?(head))
-  end
-
-  # True while `head` is skippable frames the last of which (or the 10 bytes after which)
-  # has not fully arrived.
-  defp incomplete_skippable?(<<magic, 0x2A, 0x4D, 0x18, size::little-32, rest::binary>>)
-       when magic in 0x50..0x5F do
-    if byte_size(rest) < size + @detect_bytes,
-      do: true,
-      else: incomplete_skippable?(binary_part(rest, size, byte_size(rest) - size))
-  end
-
-  defp incomplete_skippable?(_head), do: false
-
-  defp detect_and_start(head, max_size) do
-    case resolve_format(head, nil) do
-      {:ok, format} -> start_decoding(format, max_size, head)
-      {:error, error} -> raise error
-    end
-  end
-
-  defp start_decoding(format, max_size, head) do
-    decoder = bang(Native.decoder_new(format, max_size, false, 0) |> result())
-    {decode_stream_piece(decoder, format, head), {:decoding, decoder, format}}
-  end
-
-  # The output of one piece, produced lazily, one decoder call per element: a small piece of
-  # a bomb can decode to gigabytes, which must never be held at once. zstd and xz decode only
-  # as far as the output reaches, so the first call for a small piece runs on the caller's
-  # scheduler with a small budget; LZ4 and bzip2 decode whole blocks, and go dirty.
-  defp decode_stream_piece(decoder, format, binary) do
-    work = {:decompress, format}
-
-    Stream.resource(
-      fn -> {0, true} end,
-      fn
-        {from, more} when from >= byte_size(binary) and not more ->
-          {:halt, from}
-
-        {from, _more} ->
-          left = byte_size(binary) - from
-
-          reply =
-            if from == 0 and format in [:zstd, :xz] and Schedule.normal?(left, work),
-              do: Native.decoder_feed(decoder, binary, 0, left, Schedule.normal_budget(work)),
-              else:
-                Native.decoder_feed_dirty(decoder, binary, from, left, Schedule.slice_size(work))
-
-          case reply do
-            {:ok, output, consumed, pending} -> {non_empty([output]), {from + consumed, pending}}
-            error -> raise bang_error(error)
-          end
-      end,
-      fn _ -> :ok end
-    )
-  end
-
-  defp finish_decoding({:detecting, forced, max_size, head} = state) do
-    {outputs, decoding} =
-      if forced,
-        do: start_decoding(forced, max_size, head),
-        else: detect_and_start(head, max_size)
-
-    # The head's output first, then the end: finishing before the head is decoded would
-    # report it truncated.
-    {tail, _} = finish_decoding(decoding)
-    {Stream.concat(outputs, tail), state}
-  end
-
-  defp finish_decoding({:decoding, decoder, _format} = state) do
-    finish =
-      Stream.flat_map([decoder], &non_empty([bang(Native.decoder_finish_dirty(&1) |> result())]))
-
-    {finish, state}
-  end
-
-  # -- results ---------------------------------------------------------------------------
-
-  defp resolve_format(_binary, format) when format != nil, do: {:ok, format}
-
-  defp resolve_format(binary, nil) do
-    case Native.detect_format(binary) do
-      :unknown ->
-        {:error,
-         Error.new(:unknown_format, "unknown format: no zstd, lz4, xz or bzip2 magic bytes")}
-
-      :gzip ->
-        {:error, Error.new(:unsupported_format, "unsupported format: gzip")}
-
-      format ->
-        {:ok, format}
-    end
-  end
-
-  defp result({:ok, value}), do: {:ok, value}
-  defp result({:error, {reason, message}}), do: {:error, Error.new(reason, message)}
-
-  defp result({:error, reason}) when is_atom(reason),
-    do: {:error, Error.new(reason, "the compression stream is busy or finished (#{reason})")}
-
-  defp ok_or_error(other) do
-    case result(other) do
-      {:ok, _} -> :ok
-      error -> error
-    end
-  end
-
-  defp bang({:ok, value}), do: value
-  defp bang({:error, %Error{} = error}), do: raise(error)
-
-  defp bang_error(error) do
-    {:error, error} = result(error)
-    error
-  end
-
-  defp non_empty(outputs), do: Enum.reject(outputs, &(&1 == ""))
+  defp item_result(result), do: result
 end

@@ -2,9 +2,9 @@ defmodule Chunker.Hash do
   @moduledoc """
   BLAKE3 and SHA-256 digests of iodata, as 32-byte binaries.
 
-  Small inputs (up to about 100 us of work: 600 KB for BLAKE3, 180 KB for SHA-256) are hashed
-  in one call on the caller's scheduler; larger ones on dirty CPU schedulers, in slices of
-  about 0.8 ms each, so the VM stays responsive.
+  Small inputs are hashed in one call on the caller's scheduler (about 100 us of work at
+  most); larger ones go on from there on dirty CPU schedulers, about 0.8 ms per call, so the
+  VM stays responsive (see "Scheduling" in `Chunker`).
 
       iex> Chunker.Hash.sha256("abc") |> Base.encode16(case: :lower)
       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -13,7 +13,10 @@ defmodule Chunker.Hash do
       true
   """
 
-  alias Chunker.{Batch, Heap, Input, Native, Schedule}
+  alias Chunker.{Batch, Heap, Input, Native}
+  alias Chunker.Native.Run
+
+  @algorithms [:blake3, :sha256]
 
   @type algorithm :: :blake3 | :sha256
 
@@ -33,17 +36,19 @@ defmodule Chunker.Hash do
       "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
   """
   @spec hash(iodata(), algorithm()) :: <<_::256>>
-  def hash(data, algorithm) when algorithm in [:blake3, :sha256] do
+  def hash(data, algorithm) when algorithm in @algorithms do
     binary = Input.to_binary!(data)
-    work = {:hash, algorithm}
 
-    if Schedule.normal?(byte_size(binary), work) do
-      Native.hash(binary, algorithm)
-    else
-      hasher = Native.hasher_new(algorithm)
-      update_slices(hasher, binary, 0, Schedule.slice_size(work))
-      {:ok, digest} = Native.hasher_finish(hasher)
-      digest
+    case Native.hash(binary, algorithm) do
+      {:done, digest} ->
+        digest
+
+      {:cont, hasher, from} ->
+        {:ok, _} =
+          Run.outputs({:cont, nil, from}, &Native.hasher_update_dirty(hasher, binary, &1))
+
+        {:ok, digest} = Native.hasher_finish(hasher)
+        digest
     end
   end
 
@@ -57,12 +62,13 @@ defmodule Chunker.Hash do
   The `algorithm` digest of each item of `items` (a list of iodata), in input order, computed
   on all cores.
 
-  A small batch (up to about 0.2 ms of work) runs on the caller's scheduler, in calls of
-  about 0.1 ms that resume where the previous one stopped, so even a list of many tiny items
-  never holds the scheduler; a larger one runs on dirty CPU schedulers, about 0.8 ms of work
-  per thread and call, with the items spread over chunker's thread pool (one thread per core unless
-  `CHUNKER_THREADS` says otherwise; see `Chunker`). Items larger than a slice are hashed in
-  slices, several at once. Raises `ArgumentError` if an item is not iodata.
+  A small batch runs on the caller's scheduler in calls of about 0.1 ms that resume where the
+  previous one stopped, so even a list of many tiny items never holds the scheduler; the rest
+  runs on dirty CPU schedulers, about 0.8 ms of work per thread and call, with the items
+  spread over chunker's thread pool (one thread per core unless `CHUNKER_THREADS` says
+  otherwise; see `Chunker`). Items too large for one call are hashed in steps, several at
+  once. Raises `ArgumentError` if an item is not iodata, or for an algorithm other than
+  `:blake3` or `:sha256` (as `hash/2` does).
 
       iex> Chunker.Hash.hash_many(["a", ["b", ?c]], :sha256) ==
       ...>   [Chunker.Hash.sha256("a"), Chunker.Hash.sha256("bc")]
@@ -71,30 +77,19 @@ defmodule Chunker.Hash do
       []
   """
   @spec hash_many([iodata()], algorithm()) :: [<<_::256>>]
-  def hash_many(items, algorithm) when is_list(items) and algorithm in [:blake3, :sha256] do
+  def hash_many(items, algorithm) when is_list(items) and algorithm in @algorithms do
     binaries = Input.binaries!(items)
-    work = {:hash, algorithm}
-    {bytes, count} = Input.measure(binaries)
 
-    if Schedule.batch_on_normal?(bytes, count, work) do
-      hash_steps(binaries, algorithm, [])
-    else
-      limits = Schedule.round_limits(work, Native.thread_count())
-      slice = elem(limits, 2)
-      round = &Native.hash_round(&1, algorithm, limits)
-
-      # Items larger than a slice: a hasher each, fed a slice per call, several at a time.
-      large = fn binaries ->
-        open = fn _binary -> {:ok, Native.hasher_new(algorithm), slice} end
-        {:ok, Enum.map(Batch.run(binaries, open, :hash), fn {:ok, digest} -> digest end)}
-      end
-
-      # A digest and its list cell: 8 words.
-      {:ok, digests} =
-        Heap.presized(count * 8, fn -> Batch.rounds(binaries, slice, round, large) end)
-
-      digests
-    end
+    # A digest and its list cell: 8 words.
+    Heap.presized(length(binaries) * 8, fn ->
+      binaries
+      |> Batch.list(
+        &Native.hash_list(&1, algorithm),
+        &Native.hash_list_dirty(&1, algorithm),
+        &hash_large(&1, algorithm)
+      )
+      |> Run.ok!()
+    end)
   end
 
   def hash_many(items, algorithm) when is_list(items), do: bad_algorithm(algorithm)
@@ -103,18 +98,13 @@ defmodule Chunker.Hash do
     raise ArgumentError, "hash_many/2 expects a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
-  defp hash_steps(binaries, algorithm, acc) do
-    case Native.hash_list(binaries, algorithm, Schedule.normal_step_us()) do
-      {:done, digests} -> [digests | acc] |> Enum.reverse() |> Enum.concat()
-      {:cont, digests, rest} -> hash_steps(rest, algorithm, [digests | acc])
-    end
-  end
+  # Items too large for one call: a hasher each, stepped several at a time.
+  defp hash_large(binaries, algorithm) do
+    digests =
+      binaries
+      |> Batch.each(fn _binary -> {:ok, Native.hasher_new(algorithm)} end, &Native.hashers_step/1)
+      |> Enum.map(fn {:ok, digest} -> digest end)
 
-  defp update_slices(hasher, binary, from, slice) when from < byte_size(binary) do
-    len = min(slice, byte_size(binary) - from)
-    :ok = Native.hasher_update_dirty(hasher, binary, from, len)
-    update_slices(hasher, binary, from + len, slice)
+    {:ok, digests}
   end
-
-  defp update_slices(_hasher, _binary, _from, _slice), do: :ok
 end

@@ -27,15 +27,6 @@ defmodule Chunker.Input do
     raise ArgumentError, "expected a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
-  # {total bytes, count} of a list of binaries, in one pass.
-  @doc false
-  @spec measure([binary()]) :: {non_neg_integer(), non_neg_integer()}
-  def measure(binaries) do
-    Enum.reduce(binaries, {0, 0}, fn binary, {bytes, count} ->
-      {bytes + byte_size(binary), count + 1}
-    end)
-  end
-
   defp message(data) do
     "expected iodata (a binary, or a list of bytes and binaries), got: #{inspect(data, limit: 10)}"
   end

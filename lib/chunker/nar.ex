@@ -15,10 +15,10 @@ defmodule Chunker.NAR do
   ## Scheduling
 
   `dump/1` reads files and directories on dirty I/O schedulers, at most 1 MiB and about
-  2 ms per call. `entries/1` and `restore/2` parse on the caller's scheduler in slices of
-  32 KiB (each call charged to the caller for its time); a file's contents are passed on as
-  sub-binaries of the input, without a copy. `restore/2` writes with `:file` in raw mode,
-  whose calls run on dirty I/O schedulers.
+  2 ms per call. `entries/1` and `restore/2` parse each piece on the caller's scheduler for
+  about 100 us (charged to the caller), then on dirty schedulers (see "Scheduling" in
+  `Chunker`); a file's contents are passed on as sub-binaries of the input, without a copy.
+  `restore/2` writes with `:file` in raw mode, whose calls run on dirty I/O schedulers.
 
   ## Errors
 
@@ -31,10 +31,10 @@ defmodule Chunker.NAR do
   import Bitwise, only: [<<<: 2, bor: 2]
 
   alias Chunker.{Error, Input, Native}
+  alias Chunker.Native.Run
   alias Chunker.NAR.Entry
 
   @read_size 1_048_576
-  @parse_slice 32_768
 
   @doc """
   The NAR of the file, symlink or directory at `path`, as a lazy stream of binaries
@@ -60,21 +60,15 @@ defmodule Chunker.NAR do
   """
   @spec dump(Path.t()) :: Enumerable.t()
   def dump(path) do
-    path = IO.chardata_to_string(path)
+    path = path!(path, :dump)
 
     Stream.resource(
-      fn ->
-        case Native.nar_dump_open(path) do
-          {:ok, dump} -> dump
-          {:error, {reason, message}} -> raise Error.new(reason, message)
-        end
-      end,
+      fn -> path |> Native.nar_dump_open() |> Run.result() |> Run.ok!() end,
       fn dump ->
         case Native.nar_dump_read(dump, @read_size) do
           {:ok, piece} -> {[piece], dump}
           :eof -> {:halt, dump}
-          {:error, {reason, message}} -> raise Error.new(reason, message)
-          {:error, reason} -> raise Error.new(reason, "could not read the NAR of #{path}")
+          {:error, native} -> raise Error.from_native(native)
         end
       end,
       &Native.nar_dump_close/1
@@ -92,7 +86,7 @@ defmodule Chunker.NAR do
   `:invalid_nar`), after the entries before it were yielded.
 
       iex> Chunker.NAR.entries([<<13::little-64, "nix-archive-2", 0, 0, 0>>]) |> Enum.to_list()
-      ** (Chunker.Error) invalid NAR at offset 0: expected "nix-archive-1", got "nix-archive-2"
+      ** (Chunker.Error) invalid NAR at offset 0: not a NAR: it does not start with the string "nix-archive-1" (its first string is "nix-archive-2")
   """
   @spec entries(Enumerable.t()) :: Enumerable.t()
   def entries(enumerable) do
@@ -111,7 +105,8 @@ defmodule Chunker.NAR do
   end
 
   @doc """
-  Recreates the tree a NAR holds (an enumerable of iodata pieces) at `dest`, as
+  Recreates the tree a NAR holds (a binary, iodata, or an enumerable of iodata pieces such as
+  `dump/1` gives) at `dest`, as
   `nix-store --restore dest` does: directories, regular files (executable ones get the
   execute bits, as in Nix), symlinks with their targets as stored.
 
@@ -137,9 +132,10 @@ defmodule Chunker.NAR do
       iex> File.rm_rf!(src) && File.rm_rf!(dest) && :ok
       :ok
   """
-  @spec restore(Enumerable.t(), Path.t()) :: :ok | {:error, Error.t()}
-  def restore(enumerable, dest) do
-    dest = IO.chardata_to_string(dest)
+  @spec restore(iodata() | Enumerable.t(), Path.t()) :: :ok | {:error, Error.t()}
+  def restore(nar, dest) do
+    dest = path!(dest, :restore)
+    enumerable = pieces(nar)
 
     # `dest` is claimed first, as an empty directory: a concurrent restore to the same place,
     # or anything else creating it meanwhile, then fails instead of being replaced.
@@ -150,7 +146,9 @@ defmodule Chunker.NAR do
 
       {:error, :eexist} ->
         {:error,
-         Error.new(:eexist, "#{inspect(dest)} already exists; restore/2 does not replace")}
+         Error.new(:eexist, "#{inspect(dest)} already exists; restore/2 does not replace", %{
+           path: dest
+         })}
 
       {:error, reason} ->
         {:error, file_error(reason, "create", dest)}
@@ -160,7 +158,7 @@ defmodule Chunker.NAR do
   @doc """
   Like `restore/2`, but raises `Chunker.Error` on failure.
   """
-  @spec restore!(Enumerable.t(), Path.t()) :: :ok
+  @spec restore!(iodata() | Enumerable.t(), Path.t()) :: :ok
   def restore!(enumerable, dest) do
     case restore(enumerable, dest) do
       :ok -> :ok
@@ -286,7 +284,8 @@ defmodule Chunker.NAR do
   defp check({:error, reason}, action, path), do: raise(file_error(reason, action, path))
 
   defp file_error(reason, action, path) do
-    Error.new(reason, "could not #{action} #{inspect(path)}: #{:file.format_error(reason)}")
+    message = "could not #{action} #{inspect(path)}: #{:file.format_error(reason)}"
+    Error.new(reason, message, %{path: path})
   end
 
   defp unique_suffix do
@@ -294,38 +293,58 @@ defmodule Chunker.NAR do
       "-" <> Integer.to_string(:rand.uniform(1 <<< 40), 36)
   end
 
-  # The parser's events for an enumerable of pieces, each piece fed in slices; file contents
-  # only if `contents`.
+  # A NAR given whole (a binary, or iodata) is one piece; anything else is an enumerable of
+  # pieces.
+  defp pieces(nar) when is_binary(nar), do: [nar]
+
+  defp pieces(nar) when is_list(nar) do
+    [IO.iodata_to_binary(nar)]
+  rescue
+    ArgumentError -> nar
+  end
+
+  defp pieces(nar) do
+    if Enumerable.impl_for(nar) do
+      nar
+    else
+      raise ArgumentError,
+            "expected a NAR as a binary, iodata or an enumerable of iodata, got: " <>
+              inspect(nar, limit: 10)
+    end
+  end
+
+  defp path!(path, function) do
+    IO.chardata_to_string(path)
+  rescue
+    ArgumentError ->
+      reraise ArgumentError,
+              "#{function} expects a path (a string or charlist), got: #{inspect(path)}",
+              __STACKTRACE__
+  end
+
+  # The parser's events for an enumerable of pieces; file contents only if `contents`.
   defp events(enumerable, contents) do
     Stream.transform(
       enumerable,
       fn -> Native.nar_parser_new(contents) end,
-      fn piece, parser -> {parse(parser, Input.to_binary!(piece), 0, []), parser} end,
+      fn piece, parser -> {parse(parser, Input.to_binary!(piece)), parser} end,
       fn parser -> {finish(parser), parser} end,
       fn _parser -> :ok end
     )
   end
 
-  defp parse(parser, binary, from, acc) when from < byte_size(binary) do
-    len = min(@parse_slice, byte_size(binary) - from)
+  defp parse(_parser, ""), do: []
 
-    case Native.nar_parser_feed(parser, binary, from, len) do
-      {:ok, events} -> parse(parser, binary, from + len, [events | acc])
-      {:error, reason} -> raise parser_error(reason)
-    end
+  defp parse(parser, binary) do
+    parser
+    |> Native.nar_parser_feed(binary, 0)
+    |> Run.outputs(&Native.nar_parser_feed_dirty(parser, binary, &1))
+    |> Run.ok!()
+    |> Enum.concat()
   end
-
-  defp parse(_parser, _binary, _from, acc), do: acc |> Enum.reverse() |> Enum.concat()
 
   defp finish(parser) do
-    case Native.nar_parser_finish(parser) do
-      :ok -> []
-      {:error, reason} -> raise parser_error(reason)
-    end
+    parser |> Native.nar_parser_finish() |> Run.result() |> Run.ok!()
+    []
   end
-
-  defp parser_error({:invalid_nar, _offset, message}), do: Error.new(:invalid_nar, message)
-
-  defp parser_error(reason) when reason in [:stream_busy, :stream_finished],
-    do: Error.new(reason, "the NAR parser is in use by another call")
 end

@@ -1,7 +1,10 @@
 defmodule Chunker.Native do
   @moduledoc false
-  # NIF stubs and the loader, nothing else. Which variant to call, and in what slices, is
-  # decided by the callers with Chunker.Schedule; argument checking is the Rust side's.
+  # NIF stubs and the loader, nothing else. The NIFs' contract (native/chunker_nif/src/lib.rs):
+  # every error is {:error, {reason, message, details}} (decoded by Chunker.Error.from_native/1),
+  # and every NIF whose work grows with its input runs against a deadline and replies
+  # {:done, _} or {:cont, _, _} (looped by Chunker.Native.Run). Argument checking is the Rust
+  # side's.
 
   @on_load :load_nif
 
@@ -44,67 +47,77 @@ defmodule Chunker.Native do
 
   defp remember_load_error(error), do: :persistent_term.put({__MODULE__, :load_error}, error)
 
+  # What a stub raises (as :erlang.nif_error/1, which Dialyzer takes for a NIF's stub).
   defp not_loaded do
     detail = :persistent_term.get({__MODULE__, :load_error}, :unknown)
 
-    raise Chunker.Error.new(:nif_not_loaded, """
-          the chunker native library is not loaded (#{inspect(detail)}).
-          Build it with `mix compile` in the project that depends on :chunker; that runs
-          `cargo build --release` in deps/chunker/native and needs cargo (https://rustup.rs).
-          """)
+    :erlang.nif_error(
+      Chunker.Error.new(:nif_not_loaded, """
+      the chunker native library is not loaded (#{inspect(detail)}).
+      Build it with `mix compile` in the project that depends on :chunker; that runs
+      `cargo build --release` in deps/chunker/native and needs cargo (https://rustup.rs).
+      """)
+    )
   end
 
+  def thread_count, do: not_loaded()
   def validate_sizes(_min, _avg, _max), do: not_loaded()
-  def chunk(_binary, _min, _avg, _max, _hash, _with_data), do: not_loaded()
-  def stream_new(_min, _avg, _max, _hash, _with_data, _nar_aware), do: not_loaded()
-  def stream_feed(_stream, _binary, _from, _len), do: not_loaded()
-  def stream_feed_dirty(_stream, _binary, _from, _len), do: not_loaded()
+
+  def chunk(_binary, _sizes, _hash, _with_data), do: not_loaded()
+  def stream_new(_sizes, _hash, _with_data, _nar_aware), do: not_loaded()
+  def stream_feed(_stream, _binary, _from), do: not_loaded()
+  def stream_feed_dirty(_stream, _binary, _from), do: not_loaded()
   def stream_finish(_stream, _last_binary), do: not_loaded()
   def stream_finish_dirty(_stream, _last_binary), do: not_loaded()
   def stream_close(_stream), do: not_loaded()
-  def live_streams, do: not_loaded()
-  def allocated_bytes, do: not_loaded()
+  def chunk_list(_binaries, _sizes, _hash, _with_data), do: not_loaded()
+  def chunk_list_dirty(_binaries, _sizes, _hash, _with_data), do: not_loaded()
+
   def hash(_binary, _algorithm), do: not_loaded()
   def hasher_new(_algorithm), do: not_loaded()
-  def hasher_update(_hasher, _binary, _from, _len), do: not_loaded()
-  def hasher_update_dirty(_hasher, _binary, _from, _len), do: not_loaded()
+  def hasher_update(_hasher, _binary, _from), do: not_loaded()
+  def hasher_update_dirty(_hasher, _binary, _from), do: not_loaded()
   def hasher_finish(_hasher), do: not_loaded()
-  def hash_list(_binaries, _algorithm, _budget_us), do: not_loaded()
-  def hash_round(_binaries, _algorithm, _limits), do: not_loaded()
+  def hash_list(_binaries, _algorithm), do: not_loaded()
+  def hash_list_dirty(_binaries, _algorithm), do: not_loaded()
   def hashers_step(_entries), do: not_loaded()
-  def chunk_list(_binaries, _sizes, _hash, _with_data, _budget_us), do: not_loaded()
-  def chunk_round(_binaries, _sizes, _hash, _with_data, _limits), do: not_loaded()
-  def thread_count, do: not_loaded()
-  # Test builds only (MIX_ENV=test): the next chunking call panics inside the core.
-  def inject_panic, do: not_loaded()
-  def compression_validate(_format, _level), do: not_loaded()
+
+  def compression_validate(_format, _level, _max_size), do: not_loaded()
   def detect_format(_binary), do: not_loaded()
   def compress(_binary, _format, _level), do: not_loaded()
-  def decompress(_binary, _format, _max_size, _budget), do: not_loaded()
+  def compress_dirty(_binary, _format, _level), do: not_loaded()
   def compress_adaptive(_binary, _format, _level, _max_ratio, _max_entropy), do: not_loaded()
 
   def compress_adaptive_dirty(_binary, _format, _level, _max_ratio, _max_entropy),
     do: not_loaded()
 
+  def compress_list(_binaries, _format, _level), do: not_loaded()
+  def compress_list_dirty(_binaries, _format, _level), do: not_loaded()
+  def decompress(_binary, _format, _max_size), do: not_loaded()
+  def decompress_dirty(_binary, _format, _max_size), do: not_loaded()
   def encoder_new(_format, _level, _collect, _size), do: not_loaded()
-  def encoder_update(_encoder, _binary, _from, _len), do: not_loaded()
-  def encoder_update_dirty(_encoder, _binary, _from, _len), do: not_loaded()
+  def encoder_update(_encoder, _binary, _from), do: not_loaded()
   def encoder_finish(_encoder), do: not_loaded()
-  def encoder_finish_dirty(_encoder), do: not_loaded()
-  def decoder_new(_format, _max_size, _collect, _input_size), do: not_loaded()
-  def decoder_feed(_decoder, _binary, _from, _len, _budget), do: not_loaded()
-  def decoder_feed_dirty(_decoder, _binary, _from, _len, _budget), do: not_loaded()
-  def decoder_finish(_decoder), do: not_loaded()
-  def decoder_finish_dirty(_decoder), do: not_loaded()
-  def compress_round(_binaries, _format, _level, _limits), do: not_loaded()
   def encoders_step(_entries), do: not_loaded()
+  def decoder_new(_format, _max_size, _collect, _input_size), do: not_loaded()
+  def decoder_feed(_decoder, _binary, _from), do: not_loaded()
+  def decoder_feed_dirty(_decoder, _binary, _from), do: not_loaded()
+  def decoder_finish(_decoder), do: not_loaded()
   def decoders_step(_entries), do: not_loaded()
+
+  def file_open(_path), do: not_loaded()
+  def file_read(_file, _max), do: not_loaded()
+  def file_read_all(_file), do: not_loaded()
+  def file_close(_file), do: not_loaded()
+
   def nar_dump_open(_path), do: not_loaded()
   def nar_dump_read(_dump, _max), do: not_loaded()
   def nar_dump_close(_dump), do: not_loaded()
   def nar_parser_new(_contents), do: not_loaded()
-  def nar_parser_feed(_parser, _binary, _from, _len), do: not_loaded()
+  def nar_parser_feed(_parser, _binary, _from), do: not_loaded()
+  def nar_parser_feed_dirty(_parser, _binary, _from), do: not_loaded()
   def nar_parser_finish(_parser), do: not_loaded()
+
   def base32_encode(_binary), do: not_loaded()
   def base32_encode_dirty(_binary), do: not_loaded()
   def base32_decode(_string), do: not_loaded()
@@ -113,9 +126,22 @@ defmodule Chunker.Native do
   def signing_public_key(_secret), do: not_loaded()
   def signing_parse_public_key(_public), do: not_loaded()
   def signing_sign(_message, _secret), do: not_loaded()
+  def signing_sign_dirty(_message, _secret), do: not_loaded()
   def signing_check(_message, _signature, _public_keys), do: not_loaded()
+  def signing_check_dirty(_message, _signature, _public_keys), do: not_loaded()
   def narinfo_parse(_text), do: not_loaded()
   def narinfo_parse_dirty(_text), do: not_loaded()
   def narinfo_to_text(_info), do: not_loaded()
+  def narinfo_to_text_dirty(_info), do: not_loaded()
   def narinfo_fingerprint(_info), do: not_loaded()
+  def narinfo_fingerprint_dirty(_info), do: not_loaded()
+
+  # Test builds only (MIX_ENV=test builds the NIF with its `test_hooks` feature): the bytes
+  # the native code holds, the chunk streams alive, and a panic injected into the next
+  # chunking call. No other build has these, in Elixir or in the library.
+  if Mix.env() == :test do
+    def allocated_bytes, do: not_loaded()
+    def live_streams, do: not_loaded()
+    def inject_panic, do: not_loaded()
+  end
 end

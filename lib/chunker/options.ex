@@ -172,11 +172,12 @@ defmodule Chunker.Options do
       unknown = Enum.find(Keyword.keys(opts), &(&1 not in known)) ->
         invalid(
           "unknown option #{inspect(unknown)}; known options are " <>
-            Enum.map_join(known, ", ", &inspect/1)
+            Enum.map_join(known, ", ", &inspect/1),
+          unknown
         )
 
       duplicate = Enum.find(Keyword.keys(opts) -- Enum.uniq(Keyword.keys(opts)), & &1) ->
-        invalid("option #{inspect(duplicate)} is given more than once")
+        invalid("option #{inspect(duplicate)} is given more than once", duplicate)
 
       true ->
         :ok
@@ -213,7 +214,10 @@ defmodule Chunker.Options do
         {:ok, budget}
 
       budget ->
-        invalid("memory_budget must be a positive integer or :infinity, got: #{inspect(budget)}")
+        invalid(
+          "memory_budget must be a positive integer or :infinity, got: #{inspect(budget)}",
+          :memory_budget
+        )
     end
   end
 
@@ -226,8 +230,14 @@ defmodule Chunker.Options do
     name = Keyword.get(opts, :preset, :default)
 
     case @presets do
-      %{^name => sizes} -> {:ok, sizes}
-      _ -> invalid("preset must be one of #{choices(Map.keys(@presets))}, got: #{inspect(name)}")
+      %{^name => sizes} ->
+        {:ok, sizes}
+
+      _ ->
+        invalid(
+          "preset must be one of #{choices(Map.keys(@presets))}, got: #{inspect(name)}",
+          :preset
+        )
     end
   end
 
@@ -237,7 +247,7 @@ defmodule Chunker.Options do
     if value in allowed do
       {:ok, value}
     else
-      invalid("#{key} must be one of #{choices(allowed)}, got: #{inspect(value)}")
+      invalid("#{key} must be one of #{choices(allowed)}, got: #{inspect(value)}", key)
     end
   end
 
@@ -258,7 +268,7 @@ defmodule Chunker.Options do
   defp fetch_size(opts, key, default) do
     case Keyword.get(opts, key, default) do
       value when is_integer(value) -> {:ok, value}
-      value -> invalid("#{key} must be an integer, got: #{inspect(value)}")
+      value -> invalid("#{key} must be an integer, got: #{inspect(value)}", key)
     end
   end
 
@@ -266,11 +276,14 @@ defmodule Chunker.Options do
   defp check_sizes(min, avg, max) do
     case Chunker.Native.validate_sizes(min, avg, max) do
       :ok -> :ok
-      {:error, {:invalid_options, _option, message}} -> invalid(message)
+      {:error, native} -> {:error, Error.from_native(native)}
     end
   end
 
   defp choices(values), do: Enum.map_join(values, ", ", &inspect/1)
 
   defp invalid(message), do: {:error, Error.new(:invalid_options, message)}
+
+  defp invalid(message, option),
+    do: {:error, Error.new(:invalid_options, message, %{option: option})}
 end

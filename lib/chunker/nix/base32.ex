@@ -11,13 +11,12 @@ defmodule Chunker.Nix.Base32 do
       ...> |> elem(1) |> Base.encode16(case: :lower)
       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-  Inputs up to 16 KiB (far more than any hash) are converted on the caller's scheduler;
-  larger ones on a dirty CPU scheduler.
+  Inputs are converted on the caller's scheduler, or on a dirty CPU scheduler when the work
+  would not fit about 100 us there (see "Scheduling" in `Chunker`).
   """
 
   alias Chunker.{Error, Native}
-
-  @normal_max 16_384
+  alias Chunker.Native.Run
 
   @doc """
   Encodes `bytes` in nix-base32: `ceil(8 * n / 5)` characters for `n` bytes.
@@ -28,10 +27,12 @@ defmodule Chunker.Nix.Base32 do
       ""
   """
   @spec encode(binary()) :: String.t()
-  def encode(bytes) when is_binary(bytes) and byte_size(bytes) <= @normal_max,
-    do: Native.base32_encode(bytes)
-
-  def encode(bytes) when is_binary(bytes), do: Native.base32_encode_dirty(bytes)
+  def encode(bytes) when is_binary(bytes) do
+    bytes
+    |> Native.base32_encode()
+    |> Run.value(fn -> Native.base32_encode_dirty(bytes) end)
+    |> Run.ok!()
+  end
 
   def encode(other),
     do: raise(ArgumentError, "expected a binary to encode, got: #{inspect(other)}")
@@ -52,15 +53,9 @@ defmodule Chunker.Nix.Base32 do
   """
   @spec decode(String.t()) :: {:ok, binary()} | {:error, Error.t()}
   def decode(string) when is_binary(string) do
-    result =
-      if byte_size(string) <= @normal_max,
-        do: Native.base32_decode(string),
-        else: Native.base32_decode_dirty(string)
-
-    case result do
-      {:ok, bytes} -> {:ok, bytes}
-      {:error, {reason, message}} -> {:error, Error.new(reason, message)}
-    end
+    string
+    |> Native.base32_decode()
+    |> Run.value(fn -> Native.base32_decode_dirty(string) end)
   end
 
   def decode(other),
@@ -73,10 +68,5 @@ defmodule Chunker.Nix.Base32 do
       <<0>>
   """
   @spec decode!(String.t()) :: binary()
-  def decode!(string) do
-    case decode(string) do
-      {:ok, bytes} -> bytes
-      {:error, error} -> raise error
-    end
-  end
+  def decode!(string), do: Run.ok!(decode(string))
 end

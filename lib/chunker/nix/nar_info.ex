@@ -25,16 +25,14 @@ defmodule Chunker.Nix.NarInfo do
   line, in order), `ca`, and `extra`: any other `{key, value}` lines, kept in order so that
   writing the file back loses nothing.
 
-  Parsing (text up to 16 KiB; larger on a dirty CPU scheduler), writing and fingerprinting run
-  on the caller's scheduler, charged to it.
+  Parsing, writing and fingerprinting run on the caller's scheduler, charged to it, or on a
+  dirty CPU scheduler when the work would not fit about 100 us there (large or hostile text;
+  see "Scheduling" in `Chunker`).
   """
 
   alias Chunker.{Error, Native}
+  alias Chunker.Native.Run
   alias Chunker.Nix.Signing
-
-  # Real narinfos are a few hundred bytes; larger text (thousands of references, or hostile)
-  # is parsed on a dirty scheduler.
-  @normal_max 16_384
 
   @enforce_keys [:store_path, :url, :nar_hash, :nar_size]
   defstruct [
@@ -78,15 +76,7 @@ defmodule Chunker.Nix.NarInfo do
   """
   @spec parse(String.t()) :: {:ok, t()} | {:error, Error.t()}
   def parse(text) when is_binary(text) do
-    result =
-      if byte_size(text) <= @normal_max,
-        do: Native.narinfo_parse(text),
-        else: Native.narinfo_parse_dirty(text)
-
-    case result do
-      {:ok, info} -> {:ok, info}
-      {:error, {reason, message}} -> {:error, Error.new(reason, message)}
-    end
+    text |> Native.narinfo_parse() |> Run.value(fn -> Native.narinfo_parse_dirty(text) end)
   end
 
   def parse(text), do: raise(ArgumentError, "expected narinfo text, got: #{inspect(text)}")
@@ -95,19 +85,19 @@ defmodule Chunker.Nix.NarInfo do
   Like `parse/1`, but returns the narinfo or raises `Chunker.Error`.
   """
   @spec parse!(String.t()) :: t()
-  def parse!(text) do
-    case parse(text) do
-      {:ok, info} -> info
-      {:error, error} -> raise error
-    end
-  end
+  def parse!(text), do: Run.ok!(parse(text))
 
   @doc """
   The narinfo text: the fields in the order Nix writes them, `extra` lines last. Raises
   `ArgumentError` if a field has the wrong type (e.g. a required field is `nil`).
   """
   @spec to_string(t()) :: String.t()
-  def to_string(%__MODULE__{} = info), do: Native.narinfo_to_text(info)
+  def to_string(%__MODULE__{} = info) do
+    info
+    |> Native.narinfo_to_text()
+    |> Run.value(fn -> Native.narinfo_to_text_dirty(info) end)
+    |> Run.ok!()
+  end
 
   @doc """
   The fingerprint that the path's signatures sign, as Nix computes it:
@@ -122,10 +112,9 @@ defmodule Chunker.Nix.NarInfo do
   """
   @spec fingerprint(t()) :: {:ok, String.t()} | {:error, Error.t()}
   def fingerprint(%__MODULE__{} = info) do
-    case Native.narinfo_fingerprint(info) do
-      {:ok, fingerprint} -> {:ok, fingerprint}
-      {:error, {reason, message}} -> {:error, Error.new(reason, message)}
-    end
+    info
+    |> Native.narinfo_fingerprint()
+    |> Run.value(fn -> Native.narinfo_fingerprint_dirty(info) end)
   end
 
   @doc """
@@ -157,10 +146,13 @@ defmodule Chunker.Nix.NarInfo do
 
   @doc """
   True if at least one of the narinfo's signatures is valid for its fingerprint by one of
-  `public_keys` (as Nix requires one signature by a trusted key).
+  `public_keys` (as Nix requires one signature by a trusted key). `public_keys` is a list of
+  public keys, or one key; anything else raises `ArgumentError`.
   """
-  @spec verify(t(), [Signing.text()]) :: boolean()
+  @spec verify(t(), [Signing.text()] | Signing.text()) :: boolean()
   def verify(%__MODULE__{} = info, public_keys) do
+    public_keys = Signing.key_list!(public_keys)
+
     case fingerprint(info) do
       {:ok, fingerprint} -> Enum.any?(info.sigs, &Signing.verify(fingerprint, &1, public_keys))
       {:error, _error} -> false

@@ -26,6 +26,7 @@ defmodule Chunker.Nix.Signing do
   """
 
   alias Chunker.{Error, Native}
+  alias Chunker.Native.Run
 
   @typedoc "A key or signature in Nix's `name:base64` text form."
   @type text :: String.t()
@@ -40,14 +41,16 @@ defmodule Chunker.Nix.Signing do
       {"my-cache", 64}
   """
   @spec generate_key(String.t()) :: {:ok, text()} | {:error, Error.t()}
-  def generate_key(name), do: unwrap(Native.signing_generate(name))
+  def generate_key(name),
+    do: name |> text!(:generate_key) |> Native.signing_generate() |> Run.result()
 
   @doc """
   The public key of a secret key, in `name:base64` form. The secret key's public half must
   match its seed.
   """
   @spec public_key(text()) :: {:ok, text()} | {:error, Error.t()}
-  def public_key(secret), do: unwrap(Native.signing_public_key(secret))
+  def public_key(secret),
+    do: secret |> text!(:public_key) |> Native.signing_public_key() |> Run.result()
 
   @doc """
   Checks a public key's form, returning it (normalized: without trailing white space).
@@ -58,33 +61,35 @@ defmodule Chunker.Nix.Signing do
   """
   @spec parse_public_key(text()) :: {:ok, text()} | {:error, Error.t()}
   def parse_public_key(public),
-    do: unwrap(Native.signing_parse_public_key(public))
+    do: public |> text!(:parse_public_key) |> Native.signing_parse_public_key() |> Run.result()
 
   @doc """
   The detached signature of `fingerprint` by `secret`, as `name:base64`, the form of a
   narinfo `Sig:` line.
   """
   @spec sign(iodata(), text()) :: {:ok, text()} | {:error, Error.t()}
-  def sign(fingerprint, secret),
-    do: unwrap(Native.signing_sign(IO.iodata_to_binary(fingerprint), secret))
+  def sign(fingerprint, secret) do
+    message = IO.iodata_to_binary(fingerprint)
+    secret = text!(secret, :sign)
+
+    message
+    |> Native.signing_sign(secret)
+    |> Run.value(fn -> Native.signing_sign_dirty(message, secret) end)
+  end
 
   @doc """
   Like `sign/2`, but returns the signature or raises `Chunker.Error`.
   """
   @spec sign!(iodata(), text()) :: text()
-  def sign!(fingerprint, secret) do
-    case sign(fingerprint, secret) do
-      {:ok, signature} -> signature
-      {:error, error} -> raise error
-    end
-  end
+  def sign!(fingerprint, secret), do: Run.ok!(sign(fingerprint, secret))
 
   @doc """
   True if `signature` is a valid signature of `fingerprint` by one of `public_keys` (the
   key whose name the signature carries). Anything else is false: a malformed signature or
   key, a signature by a key not listed, a changed fingerprint. `check/3` says which.
+  `public_keys` is a list of public keys, or one key; anything else raises `ArgumentError`.
   """
-  @spec verify(iodata(), text(), [text()]) :: boolean()
+  @spec verify(iodata(), text(), [text()] | text()) :: boolean()
   def verify(fingerprint, signature, public_keys),
     do: check(fingerprint, signature, public_keys) == :ok
 
@@ -99,14 +104,46 @@ defmodule Chunker.Nix.Signing do
       iex> error.reason
       :untrusted_key
   """
-  @spec check(iodata(), text(), [text()]) :: :ok | {:error, Error.t()}
+  @spec check(iodata(), text(), [text()] | text()) :: :ok | {:error, Error.t()}
   def check(fingerprint, signature, public_keys) do
-    case Native.signing_check(IO.iodata_to_binary(fingerprint), signature, public_keys) do
-      :ok -> :ok
-      {:error, {reason, message}} -> {:error, Error.new(reason, message)}
+    message = IO.iodata_to_binary(fingerprint)
+    signature = text!(signature, :check)
+    keys = key_list!(public_keys)
+
+    message
+    |> Native.signing_check(signature, keys)
+    |> Run.value(fn -> Native.signing_check_dirty(message, signature, keys) end)
+    |> case do
+      {:ok, :ok} -> :ok
+      error -> error
     end
   end
 
-  defp unwrap({:ok, text}), do: {:ok, text}
-  defp unwrap({:error, {reason, message}}), do: {:error, Error.new(reason, message)}
+  @doc false
+  # Public keys as a list: one key alone is taken as a list of one.
+  @spec key_list!(term()) :: [text()]
+  def key_list!(key) when is_binary(key), do: [key]
+
+  def key_list!(keys) when is_list(keys) do
+    if strings?(keys), do: keys, else: bad_keys(keys)
+  end
+
+  def key_list!(keys), do: bad_keys(keys)
+
+  # A proper list of binaries.
+  defp strings?([key | rest]) when is_binary(key), do: strings?(rest)
+  defp strings?([]), do: true
+  defp strings?(_other), do: false
+
+  defp bad_keys(keys) do
+    raise ArgumentError,
+          "expected a list of public keys (\"name:base64\" strings), got: " <>
+            inspect(keys, limit: 10)
+  end
+
+  defp text!(text, _function) when is_binary(text), do: text
+
+  defp text!(text, function) do
+    raise ArgumentError, "#{function} expects a string, got: #{inspect(text, limit: 10)}"
+  end
 end

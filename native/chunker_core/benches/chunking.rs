@@ -22,21 +22,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+use chunker_testdata::{random_bytes, text_bytes};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
-
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 fn input_mib() -> usize {
     std::env::var("CHUNKER_BENCH_MIB")
@@ -55,7 +43,7 @@ fn reference(data: &[u8], min: usize, avg: usize, max: usize) -> usize {
 }
 
 fn vs_reference(c: &mut Criterion) {
-    let data = random_bytes(input_mib() << 20);
+    let data = random_bytes(input_mib() << 20, 1);
     let mut group = c.benchmark_group("vs_reference");
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
@@ -86,7 +74,7 @@ fn vs_reference(c: &mut Criterion) {
 }
 
 fn parallel_hash(c: &mut Criterion) {
-    let data = random_bytes(4 << 20);
+    let data = random_bytes(4 << 20, 1);
     let mut group = c.benchmark_group("parallel_hash");
     for total_kib in [32usize, 64, 128, 256, 512, 1024] {
         let pieces: Vec<&[u8]> = data[..total_kib * 1024].chunks(16_384).collect();
@@ -114,45 +102,9 @@ fn parallel_hash(c: &mut Criterion) {
     group.finish();
 }
 
-/// Words of varying length separated by spaces and newlines: text whose bytes are far from
-/// uniform, as source code and logs are.
-fn text_bytes(len: usize) -> Vec<u8> {
-    const WORDS: [&str; 16] = [
-        "the",
-        "chunk",
-        "boundary",
-        "of",
-        "content",
-        "defined",
-        "data",
-        "a",
-        "fn",
-        "let",
-        "return",
-        "0x2f",
-        "{",
-        "}",
-        "deduplication",
-        "store",
-    ];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut out = Vec::with_capacity(len + 16);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
-        out.push(if x.is_multiple_of(11) { b'\n' } else { b' ' });
-    }
-    out.truncate(len);
-    out
-}
-
 /// The real-data file repeated (or cut) to `len` bytes; `None` when there is no such file.
 fn real_bytes(len: usize) -> Option<Vec<u8>> {
-    let path = std::env::var("CHUNKER_REAL_DATA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../tmp/otp.tar").into());
-    let file = std::fs::read(path).ok().filter(|file| !file.is_empty())?;
+    let file = chunker_testdata::real_data()?;
     Some(file.iter().copied().cycle().take(len).collect())
 }
 
@@ -161,9 +113,9 @@ fn matrix(c: &mut Criterion) {
     let (min, avg, max) = (16_384, 65_536, 262_144);
     let largest = 100 << 20;
     let mut kinds = vec![
-        ("random", random_bytes(largest)),
+        ("random", random_bytes(largest, 1)),
         ("zeros", vec![0u8; largest]),
-        ("text", text_bytes(largest)),
+        ("text", text_bytes(largest, 1)),
     ];
     if let Some(real) = real_bytes(largest) {
         kinds.push(("otp_tar", real));
@@ -195,7 +147,7 @@ fn matrix(c: &mut Criterion) {
 }
 
 fn hash_many(c: &mut Criterion) {
-    let data = random_bytes(64 << 20);
+    let data = random_bytes(64 << 20, 1);
     let mut group = c.benchmark_group("hash_many");
     group.sample_size(10);
     for item in [1usize << 10, 64 << 10, 1 << 20] {

@@ -154,18 +154,6 @@ impl ChunkerConfig {
     pub(crate) fn masks(&self) -> (u64, u64) {
         (self.mask_s, self.mask_l)
     }
-
-    /// Finds the end of the chunk that starts at `source[0]`, exactly as
-    /// `fastcdc::v2020::cut` does.
-    ///
-    /// Returns the chunk's length: `source.len()` when the source is no longer than
-    /// `min_size`, otherwise at most `max_size`. The caller must pass at least `max_size`
-    /// bytes unless `source` is the end of the input; with fewer, the result is not a
-    /// final cut point.
-    #[inline]
-    pub fn cut(&self, source: &[u8]) -> usize {
-        crate::cut::cut_final(self, source)
-    }
 }
 
 impl Default for ChunkerConfig {

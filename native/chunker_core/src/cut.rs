@@ -114,18 +114,17 @@ pub(crate) fn scan(
     (at + bytes.len() >= config.max_size() && state.index >= half_max).then_some(config.max_size())
 }
 
-/// The length of the chunk at the start of `source`, where `source` is all the input there is
-/// from that point (or at least `max_size` bytes of it).
-#[inline]
-pub(crate) fn cut_final(config: &ChunkerConfig, source: &[u8]) -> usize {
-    let mut state = Scan::new(config);
-    scan(config, &mut state, source, 0).unwrap_or(source.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_data::random_bytes;
+    use chunker_testdata::random_bytes;
+
+    /// The length of the chunk at the start of `source`, where `source` is all the input
+    /// there is from that point.
+    fn cut_final(config: &ChunkerConfig, source: &[u8]) -> usize {
+        let mut state = Scan::new(config);
+        scan(config, &mut state, source, 0).unwrap_or(source.len())
+    }
 
     fn crate_cut(config: &ChunkerConfig, source: &[u8]) -> usize {
         let (s, l) = config.masks();

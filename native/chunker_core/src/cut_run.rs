@@ -289,7 +289,7 @@ fn stitch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_data::random_bytes;
+    use chunker_testdata::random_bytes;
 
     #[test]
     #[cfg_attr(miri, ignore = "megabytes of scanning: too slow under Miri")]

@@ -404,15 +404,7 @@ mod tests {
     use crate::chunk_slice;
 
     fn sample(len: usize) -> Vec<u8> {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 56) as u8
-            })
-            .collect()
+        chunker_testdata::random_bytes(len, 1)
     }
 
     fn streamed(data: &[u8], config: ChunkerConfig, piece: usize) -> Vec<(Chunk, Vec<u8>)> {

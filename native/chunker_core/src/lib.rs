@@ -36,6 +36,7 @@ mod cut;
 mod cut_run;
 #[cfg(feature = "panic_injection")]
 pub mod fault;
+pub mod file;
 mod hash;
 mod incremental;
 pub mod nar;
@@ -45,8 +46,6 @@ mod oneshot;
 pub mod parallel;
 mod pipeline;
 mod stream;
-#[cfg(test)]
-mod test_data;
 
 pub use chunk::{Chunk, ChunkBytes};
 pub use config::{

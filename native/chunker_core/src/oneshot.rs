@@ -85,7 +85,7 @@ pub fn chunk_many(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_data::random_bytes;
+    use chunker_testdata::random_bytes;
 
     #[test]
     #[cfg_attr(miri, ignore = "megabytes of scanning: too slow under Miri")]

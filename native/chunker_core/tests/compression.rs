@@ -2,36 +2,11 @@
 //! (Interop with the command-line tools is tested from ExUnit, where CI installs them.)
 
 use chunker_core::compression::{
-    compress, compress_many, decompress, decompress_many, CompressionError, Decoder, Encoder,
-    Format, Level, VecSink,
+    compress, compress_many, decompress, decompress_many, CompressionError, Decoder, Detected,
+    Encoder, Format, Level, VecSink,
 };
+use chunker_testdata::text_bytes as sample;
 use proptest::prelude::*;
-
-fn sample(len: usize, seed: u64) -> Vec<u8> {
-    // Compressible but not trivial: words from a small vocabulary with random bytes mixed in.
-    let words: [&[u8]; 6] = [
-        b"chunk ",
-        b"frame ",
-        b"block ",
-        b"zstd ",
-        b"store ",
-        b"\x00\x01\x02",
-    ];
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        if x.is_multiple_of(5) {
-            out.push((x >> 24) as u8);
-        } else {
-            out.extend_from_slice(words[(x % 6) as usize]);
-        }
-    }
-    out.truncate(len);
-    out
-}
 
 /// Streams `data` through an encoder in pieces of `piece` bytes.
 fn encode_in_pieces(data: &[u8], format: Format, piece: usize) -> Vec<u8> {
@@ -49,14 +24,17 @@ fn encode_in_pieces(data: &[u8], format: Format, piece: usize) -> Vec<u8> {
 /// Streams `packed` through a decoder in pieces, with a small output budget per call.
 fn decode_in_pieces(
     packed: &[u8],
-    format: Format,
+    format: Option<Format>,
     piece: usize,
     budget: usize,
     limit: u64,
 ) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
     let mut sink = VecSink::new(&mut out);
-    let mut decoder = Decoder::new(format, limit)?;
+    let mut decoder = match format {
+        Some(format) => Decoder::new(format, limit),
+        None => Decoder::detecting(limit),
+    };
     for p in packed.chunks(piece.max(1)) {
         let mut rest = p;
         loop {
@@ -89,8 +67,10 @@ fn every_format_round_trips_through_every_path() {
                 if piece == 13 && len > 100_000 {
                     continue;
                 }
-                let back = decode_in_pieces(&packed, format, piece, budget, u64::MAX).unwrap();
-                assert_eq!(back, data, "{format} {len} piece {piece} budget {budget}");
+                for forced in [Some(format), None] {
+                    let back = decode_in_pieces(&packed, forced, piece, budget, u64::MAX).unwrap();
+                    assert_eq!(back, data, "{format} {len} piece {piece} budget {budget}");
+                }
             }
         }
     }
@@ -105,7 +85,7 @@ fn concatenated_frames_decode_to_the_concatenation() {
         let want = [a.clone(), b.clone()].concat();
         assert_eq!(decompress(&both, None, u64::MAX).unwrap(), want, "{format}");
         assert_eq!(
-            decode_in_pieces(&both, format, 999, 7_000, u64::MAX).unwrap(),
+            decode_in_pieces(&both, Some(format), 999, 7_000, u64::MAX).unwrap(),
             want
         );
     }
@@ -126,11 +106,11 @@ fn the_size_limit_is_exact() {
             "{format}"
         );
         assert_eq!(
-            decode_in_pieces(&packed, format, 100, 5_000, 999_999),
+            decode_in_pieces(&packed, Some(format), 100, 5_000, 999_999),
             Err(CompressionError::SizeExceeded { limit: 999_999 }),
             "{format} streaming"
         );
-        assert!(decode_in_pieces(&packed, format, 100, 5_000, 1_000_000).is_ok());
+        assert!(decode_in_pieces(&packed, Some(format), 100, 5_000, 1_000_000).is_ok());
     }
 }
 
@@ -183,7 +163,7 @@ fn a_complete_frame_then_a_truncated_one_is_an_error() {
                 decompress(&input, None, u64::MAX).is_err(),
                 "{format}: second frame cut at {cut} decoded"
             );
-            assert!(decode_in_pieces(&input, format, 4_096, 10_000, u64::MAX).is_err());
+            assert!(decode_in_pieces(&input, Some(format), 4_096, 10_000, u64::MAX).is_err());
         }
     }
 }
@@ -217,9 +197,19 @@ fn corrupt_and_foreign_data_are_errors() {
         );
         for other in Format::ALL.into_iter().filter(|&f| f != format) {
             let foreign = compress(&data, other, None).unwrap();
-            assert!(
-                decompress(&foreign, Some(format), u64::MAX).is_err(),
+            let error = decompress(&foreign, Some(format), u64::MAX).unwrap_err();
+            assert_eq!(
+                error,
+                CompressionError::FormatMismatch {
+                    expected: format,
+                    found: Detected::Format(other),
+                    offset: 0
+                },
                 "{other} as {format}"
+            );
+            assert_eq!(
+                error.to_string(),
+                format!("not {format} data: it is {other} (at offset 0)")
             );
         }
         assert!(
@@ -235,6 +225,62 @@ fn corrupt_and_foreign_data_are_errors() {
         decompress(b"\x1f\x8b\x08\x00\x00\x00", None, 10),
         Err(CompressionError::UnsupportedFormat(_))
     ));
+}
+
+#[test]
+fn skippable_frames_in_front_are_passed_over_in_any_pieces() {
+    // A skippable frame of 3 bytes, one of 300 000, then the frame: as zstd and lz4 write them.
+    let mut skippable = vec![0x50, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 1, 2, 3];
+    skippable.extend_from_slice(&[0x5F, 0x2A, 0x4D, 0x18]);
+    skippable.extend_from_slice(&300_000u32.to_le_bytes());
+    skippable.resize(skippable.len() + 300_000, 7);
+    let data = sample(50_000, 6);
+    for format in [Format::Zstd, Format::Lz4] {
+        let mut packed = skippable.clone();
+        packed.extend_from_slice(&compress(&data, format, None).unwrap());
+        packed.extend_from_slice(b"junk");
+        for piece in [1, 5, 9, 4096, packed.len()] {
+            for forced in [Some(format), None] {
+                assert_eq!(
+                    decode_in_pieces(&packed, forced, piece, 4096, u64::MAX),
+                    Err(CompressionError::TrailingData {
+                        offset: packed.len() as u64 - 4
+                    }),
+                    "{format} piece {piece}"
+                );
+                let clean = &packed[..packed.len() - 4];
+                assert_eq!(
+                    decode_in_pieces(clean, forced, piece, 4096, u64::MAX).unwrap(),
+                    data
+                );
+            }
+        }
+        // Skippable frames belong to zstd and LZ4; only skippable frames is no frame at all.
+        assert_eq!(
+            decompress(&skippable, None, u64::MAX),
+            Err(CompressionError::UnknownFormat)
+        );
+        assert_eq!(
+            decompress(&skippable, Some(format), u64::MAX),
+            Err(CompressionError::Truncated)
+        );
+    }
+    let mut xz = skippable.clone();
+    xz.extend_from_slice(&compress(&data, Format::Xz, None).unwrap());
+    assert!(matches!(
+        decompress(&xz, None, u64::MAX),
+        Err(CompressionError::Corrupt(_))
+    ));
+    let mut gzip = skippable;
+    gzip.extend_from_slice(b"\x1f\x8b\x08\x00\x00\x00\x00\x00");
+    assert_eq!(
+        decompress(&gzip, Some(Format::Zstd), u64::MAX),
+        Err(CompressionError::FormatMismatch {
+            expected: Format::Zstd,
+            found: Detected::Gzip,
+            offset: 300_019
+        })
+    );
 }
 
 #[test]
@@ -302,7 +348,7 @@ fn a_declared_content_size_is_a_claim_not_an_allocation() {
     // A stream reserves nothing.
     let mut out = Vec::new();
     let mut sink = VecSink::new(&mut out);
-    let mut decoder = Decoder::new(Format::Zstd, u64::MAX).unwrap();
+    let mut decoder = Decoder::new(Format::Zstd, u64::MAX);
     let _ = decoder.decode(&packed, &mut sink, 4096);
     drop(sink);
     assert!(out.capacity() < 1 << 20, "{}", out.capacity());
@@ -323,16 +369,18 @@ fn input_that_produces_nothing_still_counts_against_the_budget() {
     for (format, input) in [(Format::Lz4, lz4), (Format::Zstd, zstd)] {
         let mut out = Vec::new();
         let mut sink = VecSink::new(&mut out);
-        let mut decoder = Decoder::new(format, u64::MAX).unwrap();
+        let mut decoder = Decoder::new(format, u64::MAX);
         let step = decoder.decode(&input, &mut sink, 10_000).unwrap();
         assert!(
             step.consumed < 20_000,
             "{format}: one call read {} bytes",
             step.consumed
         );
-        assert!(decode_in_pieces(&input, format, input.len(), 10_000, 10)
-            .unwrap()
-            .is_empty());
+        assert!(
+            decode_in_pieces(&input, Some(format), input.len(), 10_000, 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 
@@ -353,7 +401,7 @@ proptest! {
     ) {
         let packed = encode_in_pieces(&data, format, piece);
         prop_assert_eq!(&decompress(&packed, None, u64::MAX).unwrap(), &data);
-        prop_assert_eq!(decode_in_pieces(&packed, format, piece, budget, u64::MAX).unwrap(), data);
+        prop_assert_eq!(decode_in_pieces(&packed, Some(format), piece, budget, u64::MAX).unwrap(), data);
     }
 
     #[test]
@@ -366,6 +414,6 @@ proptest! {
         let mut input = if prefix { compress(b"", format, None).unwrap()[..4].to_vec() } else { Vec::new() };
         input.extend_from_slice(&data);
         let _ = decompress(&input, Some(format), 1 << 20);
-        let _ = decode_in_pieces(&input, format, 7, 100, 1 << 20);
+        let _ = decode_in_pieces(&input, Some(format), 7, 100, 1 << 20);
     }
 }

@@ -169,7 +169,7 @@ fn every_invalid_form_is_refused_with_its_offset() {
     assert!(parse_all(&dir_with(&[b"a", b"b"]), 7).is_ok());
 
     for (nar, message) in [
-        (nar_of(&[b"nix-archive-2"]), "expected \"nix-archive-1\""),
+        (nar_of(&[b"nix-archive-2"]), "not a NAR"),
         (dir_with(&[b"b", b"a"]), "unsorted directory entry"),
         (dir_with(&[b"a", b"a"]), "duplicate directory entry"),
         (dir_with(&[b""]), "invalid file name"),

@@ -4,6 +4,7 @@
 //! Real data: the file named by `CHUNKER_REAL_DATA` (the test script sets it to a tar of the
 //! OTP installation); without it, this test binary itself.
 
+use chunker_testdata::random_bytes;
 use std::io::Cursor;
 
 use chunker_core::{chunk_slice, ChunkStream, ChunkerConfig, HashAlgorithm, IncrementalChunker};
@@ -19,27 +20,15 @@ const SIZE_SETS: [(usize, usize, usize); 7] = [
     (1_048_576, 4_194_304, 16_777_216),
 ];
 
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 fn real_data() -> Vec<u8> {
-    let path = std::env::var("CHUNKER_REAL_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::env::current_exe().expect("test binary path"));
-    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"));
+    // Without the tar of the OTP installation, this test binary is a sample of real bytes.
+    let data = chunker_testdata::real_data().unwrap_or_else(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        std::fs::read(&exe).unwrap_or_else(|e| panic!("reading {exe:?}: {e}"))
+    });
     assert!(
         data.len() > 1 << 20,
-        "{path:?} is too small to be a useful sample"
+        "the real data sample is too small to be useful"
     );
     data
 }

@@ -1,22 +1,39 @@
-//! Streaming compression and decompression as NIF resources, fed slices of binaries.
+//! Streaming compression and decompression as NIF resources, fed binaries in steps against
+//! the call's deadline (see `pace.rs`).
 //!
-//! With `collect: true` a resource keeps all its output and hands it over whole at the end
-//! (one-shot calls on large inputs, done in bounded slices); otherwise each call returns the
-//! output it produced (streams).
+//! With `collect` a resource keeps all its output and hands it over whole at the end
+//! (one-shot calls on large inputs, and batch items); otherwise each call returns the output
+//! it produced (streams). Encoders work in bursts (a bzip2 block sort, a zstd block), which
+//! cannot be split, so every encoder call runs on a dirty scheduler; so does creating one
+//! (an xz encoder at level 9 sets up tens of megabytes of tables).
 
 use std::sync::Mutex;
+use std::time::Instant;
 
-use chunker_core::compression::{CompressionError, Decoder, Encoder as Compressor, Sink};
-use rustler::{Atom, Binary, Encoder, Env, NifResult, Resource, ResourceArc, Term};
+use chunker_core::compression::adaptive::AdaptiveOptions;
+use chunker_core::compression::{
+    CompressionError, Decoder, Encoder as Compressor, Format, Level, Sink,
+};
+use rustler::{Binary, Encoder, Env, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
 use crate::binary_sink::BinarySink;
-use crate::compression::{decode_format, decode_level, error_term};
+use crate::compression::{adaptive_term, decode_level, decode_max_size, decode_optional_format};
+use crate::error::NativeError;
 use crate::exclusive::with_state;
-use crate::timeslice;
+use crate::pace::{twin_nifs, Pace, Steps, Work};
+
+/// Smallest step of a codec.
+const STEP_FLOOR: usize = 16 * 1024;
+/// The most output one decoder call hands back, whatever the time: a small piece of a
+/// decompression bomb can decode to gigabytes, which must never be held at once.
+const OUTPUT_PER_CALL: usize = 2 << 20;
 
 pub struct EncoderResource {
-    state: Mutex<Coding<Compressor>>,
+    pub(crate) state: Mutex<Coding<Compressor>>,
+    pub(crate) work: Work,
+    /// For `compress_adaptive/2`: the options, and the input's size, to judge the result by.
+    adaptive: Option<(AdaptiveOptions, usize)>,
 }
 
 pub struct DecoderResource {
@@ -29,33 +46,21 @@ impl Resource for EncoderResource {}
 #[rustler::resource_impl]
 impl Resource for DecoderResource {}
 
-struct Coding<C> {
-    codec: C,
-    sink: BinarySink,
+pub struct Coding<C> {
+    pub(crate) codec: C,
+    pub(crate) sink: BinarySink,
     collect: bool,
-}
-
-/// `{:ok, resource}` holding a new codec, or the error that kept it from being made.
-fn new_resource<'a, C, R: Resource>(
-    env: Env<'a>,
-    created: Result<C, CompressionError>,
-    collect: bool,
-    wrap: impl FnOnce(Mutex<Coding<C>>) -> R,
-) -> Term<'a> {
-    match created {
-        Ok(codec) => {
-            let state = Mutex::new(Coding {
-                codec,
-                sink: BinarySink::new(),
-                collect,
-            });
-            (atoms::ok(), ResourceArc::new(wrap(state))).encode(env)
-        }
-        Err(error) => error_term(env, &error),
-    }
 }
 
 impl<C> Coding<C> {
+    pub fn new(codec: C, sink: BinarySink, collect: bool) -> Self {
+        Self {
+            codec,
+            sink,
+            collect,
+        }
+    }
+
     /// This call's output (nothing while collecting).
     fn output<'a>(&mut self, env: Env<'a>) -> Result<Binary<'a>, CompressionError> {
         if self.collect {
@@ -65,150 +70,303 @@ impl<C> Coding<C> {
     }
 }
 
-fn slice_of<'a>(binary: &Binary<'a>, from: usize, len: usize) -> NifResult<&'a [u8]> {
-    from.checked_add(len)
-        .and_then(|end| binary.as_slice().get(from..end))
-        .ok_or(rustler::Error::BadArg)
+impl EncoderResource {
+    pub fn new(
+        coding: Coding<Compressor>,
+        work: Work,
+        adaptive: Option<(AdaptiveOptions, usize)>,
+    ) -> Self {
+        Self {
+            state: Mutex::new(coding),
+            work,
+            adaptive,
+        }
+    }
 }
 
-/// `encoder_new(format, level | nil, collect, size | nil)` -> `{:ok, encoder}` or
-/// `{:error, ...}`; `size` is the exact input length when known.
-#[rustler::nif]
-fn encoder_new<'a>(
-    env: Env<'a>,
-    format: Atom,
-    level: Term<'a>,
-    collect: bool,
-    size: Option<u64>,
-) -> NifResult<Term<'a>> {
-    let format = decode_format(format)?;
-    let created =
-        decode_level(format, level)?.and_then(|level| Compressor::with_size(format, level, size));
-    Ok(new_resource(env, created, collect, |state| {
-        EncoderResource { state }
-    }))
+impl DecoderResource {
+    pub fn new(coding: Coding<Decoder>) -> Self {
+        Self {
+            state: Mutex::new(coding),
+        }
+    }
 }
 
-fn encode<'a>(
-    env: Env<'a>,
-    resource: &EncoderResource,
-    binary: Binary<'a>,
+/// Feeds `input[from..]` to `encoder` in steps until it is used up or the deadline passes;
+/// returns the index reached.
+pub fn encode_steps(
+    pace: &Pace,
+    work: Work,
+    coding: &mut Coding<Compressor>,
+    input: &[u8],
     from: usize,
-    len: usize,
-) -> NifResult<Term<'a>> {
-    let input = slice_of(&binary, from, len)?;
-    with_state(env, &resource.state, |coding| {
-        let result = coding
-            .codec
-            .update(input, &mut coding.sink)
-            .and_then(|()| coding.output(env));
-        Ok(result_term(env, result))
-    })
+) -> Result<usize, CompressionError> {
+    // Steps of at least a block: an encoder gathers that much and then works on it in one
+    // burst, so smaller steps would be cheap, bursty and mismeasured.
+    let mut steps = Steps::new(pace, work, coding.codec.block_size().max(STEP_FLOOR));
+    let mut at = from;
+    while at < input.len() {
+        let Some(size) = steps.next(0, input.len() - at) else {
+            break;
+        };
+        let end = at.saturating_add(size).min(input.len());
+        let slice = input.get(at..end).unwrap_or_default();
+        let Coding { codec, sink, .. } = &mut *coding;
+        steps.run(slice.len(), || codec.update(slice, sink))?;
+        at = end;
+    }
+    Ok(at)
 }
 
-fn encode_finish<'a>(env: Env<'a>, resource: &EncoderResource) -> NifResult<Term<'a>> {
-    with_state(env, &resource.state, |coding| {
-        let result = coding
-            .codec
-            .finish(&mut coding.sink)
-            .and_then(|()| coding.sink.take(env));
-        Ok(result_term(env, result))
-    })
+/// Decodes from `input[from..]` in steps of output until the input is used up and nothing is
+/// pending, the deadline passes, or `cap` bytes were produced. Returns the index reached and
+/// whether output is pending.
+pub fn decode_steps(
+    pace: &Pace,
+    coding: &mut Coding<Decoder>,
+    input: &[u8],
+    from: usize,
+    cap: usize,
+) -> Result<(usize, bool), CompressionError> {
+    let Coding { codec, sink, .. } = coding;
+    let start = sink.written();
+    let (mut at, mut pending) = (from, false);
+    // Decoding's speed is known only with the format, which the first step may find.
+    let mut steps: Option<Steps<'_>> = None;
+    loop {
+        let produced = sink.written() - start;
+        if (at >= input.len() && !pending) || produced >= cap {
+            return Ok((at, pending));
+        }
+        if steps.is_none() {
+            steps = codec
+                .format()
+                .map(|format| Steps::new(pace, Work::Decompress(format), STEP_FLOOR));
+        }
+        let budget = match &steps {
+            Some(steps) => match steps.next(0, usize::MAX) {
+                Some(budget) => budget,
+                None => return Ok((at, pending)),
+            },
+            None => STEP_FLOOR,
+        };
+        let rest = input.get(at..).unwrap_or_default();
+        let (before, clock) = (sink.written(), Instant::now());
+        let step = codec.decode(rest, sink, budget.min(cap - produced))?;
+        if let Some(steps) = steps.as_mut() {
+            steps.record(sink.written() - before, clock.elapsed());
+        }
+        at += step.consumed;
+        pending = step.pending;
+        if step.consumed == 0 && !step.pending {
+            // Nothing more to do with this input (a decoder always takes what it can).
+            return Ok((at, false));
+        }
+    }
 }
 
 fn result_term<'a>(env: Env<'a>, result: Result<Binary<'a>, CompressionError>) -> Term<'a> {
     match result {
         Ok(binary) => (atoms::ok(), binary).encode(env),
-        Err(error) => error_term(env, &error),
+        Err(error) => NativeError::from(&error).term(env),
     }
 }
 
-/// `encoder_update(encoder, binary, from, len)` -> `{:ok, output}`; normal scheduler.
-#[rustler::nif]
+/// `encoder_new(format, level | nil, collect, size | nil)` -> `{:ok, encoder}` or
+/// `{:error, {...}}`; `size` is the exact input length when known. Dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn encoder_new<'a>(
+    env: Env<'a>,
+    format: rustler::Atom,
+    level: Term<'a>,
+    collect: bool,
+    size: Option<u64>,
+) -> NifResult<Term<'a>> {
+    let format = crate::compression::decode_format(format)?;
+    let level = match decode_level(format, level)? {
+        Ok(level) => level,
+        Err(error) => return Ok(error.term(env)),
+    };
+    Ok(match new_encoder(format, level, collect, size, None) {
+        Ok(encoder) => (atoms::ok(), ResourceArc::new(encoder)).encode(env),
+        Err(error) => NativeError::from(&error).term(env),
+    })
+}
+
+/// An encoder resource for `format` at `level`.
+pub fn new_encoder(
+    format: Format,
+    level: Option<Level>,
+    collect: bool,
+    size: Option<u64>,
+    adaptive: Option<(AdaptiveOptions, usize)>,
+) -> Result<EncoderResource, CompressionError> {
+    let codec = Compressor::with_size(format, level, size)?;
+    let coding = Coding::new(codec, BinarySink::new(), collect);
+    Ok(EncoderResource::new(
+        coding,
+        Work::Compress(format, level),
+        adaptive,
+    ))
+}
+
+/// `encoder_update(encoder, binary, from)` -> `{:done, output}` once `binary[from..]` is
+/// compressed, or `{:cont, output, next_from}` when the deadline came first (`output` is
+/// empty while collecting). Dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
 fn encoder_update<'a>(
     env: Env<'a>,
     resource: ResourceArc<EncoderResource>,
     binary: Binary<'a>,
     from: usize,
-    len: usize,
 ) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || encode(env, &resource, binary, from, len))
-}
-
-/// `encoder_update/4` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn encoder_update_dirty<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<EncoderResource>,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
-) -> NifResult<Term<'a>> {
-    encode(env, &resource, binary, from, len)
-}
-
-/// `encoder_finish(encoder)` -> `{:ok, output}`: the rest of the frame (all of it when
-/// collecting); normal scheduler.
-#[rustler::nif]
-fn encoder_finish<'a>(env: Env<'a>, resource: ResourceArc<EncoderResource>) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || encode_finish(env, &resource))
-}
-
-/// `encoder_finish/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn encoder_finish_dirty<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<EncoderResource>,
-) -> NifResult<Term<'a>> {
-    encode_finish(env, &resource)
-}
-
-/// `decoder_new(format, max_size, collect, input_size)` -> `{:ok, decoder}` or
-/// `{:error, ...}`. A collecting decoder may reserve output when frames declare their size,
-/// capped in proportion to `input_size` (a declared size can be a lie); a streaming one
-/// never reserves.
-#[rustler::nif]
-fn decoder_new<'a>(
-    env: Env<'a>,
-    format: Atom,
-    max_size: u64,
-    collect: bool,
-    input_size: usize,
-) -> NifResult<Term<'a>> {
-    let format = decode_format(format)?;
-    let created = Decoder::new(format, max_size).map(|mut decoder| {
-        if collect {
-            decoder.reserve_up_to(Decoder::reservation_for(input_size));
-        }
-        decoder
-    });
-    Ok(new_resource(env, created, collect, |state| {
-        DecoderResource { state }
-    }))
-}
-
-fn decode<'a>(
-    env: Env<'a>,
-    resource: &DecoderResource,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
-    budget: usize,
-) -> NifResult<Term<'a>> {
-    let input = slice_of(&binary, from, len)?;
+    if from > binary.len() {
+        return Err(rustler::Error::BadArg);
+    }
+    let pace = Pace::dirty();
     with_state(env, &resource.state, |coding| {
-        let result = coding
-            .codec
-            .decode(input, &mut coding.sink as &mut dyn Sink, budget)
-            .and_then(|step| Ok((coding.output(env)?, step)));
-        Ok(match result {
-            Ok((output, step)) => (atoms::ok(), output, step.consumed, step.pending).encode(env),
-            Err(error) => error_term(env, &error),
+        let stepped = encode_steps(&pace, resource.work, coding, binary.as_slice(), from)
+            .and_then(|at| Ok((coding.output(env)?, at)));
+        Ok(match stepped {
+            Ok((output, at)) if at == binary.len() => (atoms::done(), output).encode(env),
+            Ok((output, at)) => (atoms::cont(), output, at).encode(env),
+            Err(error) => NativeError::from(&error).term(env),
         })
     })
 }
 
-fn decode_finish<'a>(env: Env<'a>, resource: &DecoderResource) -> NifResult<Term<'a>> {
+/// Ends an encoder's frame: the rest of its output (all of it when collecting).
+fn finish_frame<'a>(
+    env: Env<'a>,
+    coding: &mut Coding<Compressor>,
+) -> Result<Binary<'a>, CompressionError> {
+    coding.codec.finish(&mut coding.sink)?;
+    coding.sink.take(env)
+}
+
+/// What a finished encoder gives: its output, or for an adaptive one the verdict,
+/// `{:compressed, format, frame}` or `{:stored, {:no_gain, ratio}}`.
+pub fn finish_encoder<'a>(
+    env: Env<'a>,
+    resource: &EncoderResource,
+    coding: &mut Coding<Compressor>,
+) -> Result<Term<'a>, NativeError> {
+    let frame = finish_frame(env, coding).map_err(|error| NativeError::from(&error))?;
+    Ok(match &resource.adaptive {
+        Some((options, original)) => {
+            let verdict = options.judge(*original, frame.len());
+            adaptive_term(env, options.format, frame, verdict)
+        }
+        None => frame.to_term(env),
+    })
+}
+
+/// `encoder_finish(encoder)` -> `{:ok, output}`: the rest of the frame (all of it when
+/// collecting; the verdict for an adaptive encoder). Dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn encoder_finish<'a>(env: Env<'a>, resource: ResourceArc<EncoderResource>) -> NifResult<Term<'a>> {
+    with_state(env, &resource.state, |coding| {
+        Ok(match finish_encoder(env, &resource, coding) {
+            Ok(result) => (atoms::ok(), result).encode(env),
+            Err(error) => error.term(env),
+        })
+    })
+}
+
+/// `decoder_new(format | nil, max_size | nil, collect, input_size)` -> `{:ok, decoder}`: a
+/// decoder for `format`, or for whichever format the input turns out to be in (`nil`), that
+/// refuses output past `max_size` (`nil`: the core's default, 1 GiB; `:infinity`: none). A
+/// collecting decoder may reserve output when frames declare their size, capped in proportion
+/// to `input_size` (a declared size can be a lie); a streaming one never reserves.
+#[rustler::nif]
+fn decoder_new<'a>(
+    env: Env<'a>,
+    format: Term<'a>,
+    max_size: Term<'a>,
+    collect: bool,
+    input_size: usize,
+) -> NifResult<Term<'a>> {
+    Ok(match new_decoder(format, max_size, collect, input_size)? {
+        Ok(decoder) => (atoms::ok(), ResourceArc::new(DecoderResource::new(decoder))).encode(env),
+        Err(error) => error.term(env),
+    })
+}
+
+/// A decoder's state, as `decoder_new/4` makes it.
+pub fn new_decoder(
+    format: Term<'_>,
+    max_size: Term<'_>,
+    collect: bool,
+    input_size: usize,
+) -> NifResult<Result<Coding<Decoder>, NativeError>> {
+    let limit = match decode_max_size(max_size)? {
+        Ok(limit) => limit,
+        Err(error) => return Ok(Err(error)),
+    };
+    let mut decoder = match decode_optional_format(format)? {
+        Some(format) => Decoder::new(format, limit),
+        None => Decoder::detecting(limit),
+    };
+    if collect {
+        decoder.reserve_up_to(Decoder::reservation_for(input_size));
+    }
+    Ok(Ok(Coding::new(decoder, BinarySink::new(), collect)))
+}
+
+fn feed<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    resource: ResourceArc<DecoderResource>,
+    binary: Binary<'a>,
+    from: usize,
+) -> NifResult<Term<'a>> {
+    if from > binary.len() {
+        return Err(rustler::Error::BadArg);
+    }
+    with_state(env, &resource.state, |coding| {
+        if pace.is_normal() && !fits_normal(pace, &coding.codec, binary.get(from..)) {
+            return Ok(match coding.output(env) {
+                Ok(nothing) => (atoms::cont(), nothing, from).encode(env),
+                Err(error) => NativeError::from(&error).term(env),
+            });
+        }
+        let stepped = decode_steps(pace, coding, binary.as_slice(), from, OUTPUT_PER_CALL)
+            .and_then(|(at, pending)| Ok((coding.output(env)?, at, pending)));
+        Ok(match stepped {
+            Ok((output, at, false)) if at == binary.len() => (atoms::done(), output).encode(env),
+            Ok((output, at, _)) => (atoms::cont(), output, at).encode(env),
+            Err(error) => NativeError::from(&error).term(env),
+        })
+    })
+}
+
+/// Whether a normal-scheduler call may start decoding `next`: its largest indivisible step is
+/// expected to fit.
+pub fn fits_normal(pace: &Pace, decoder: &Decoder, next: Option<&[u8]>) -> bool {
+    let next = next.unwrap_or_default();
+    match decoder.format_for(next) {
+        Some(format) => pace.fits(
+            Work::Decompress(format),
+            decoder.largest_step(next).max(STEP_FLOOR),
+        ),
+        // Not a known format: the first step fails at once.
+        None => true,
+    }
+}
+
+twin_nifs! {
+    /// `decoder_feed(decoder, binary, from)` -> `{:done, output}` once `binary[from..]` is
+    /// decoded and nothing is pending, or `{:cont, output, next_from}` when the deadline came
+    /// first (call again, even with `next_from == byte_size(binary)`: output is pending).
+    /// `output` is empty while collecting.
+    fn decoder_feed / decoder_feed_dirty(resource: ResourceArc<DecoderResource>, binary: Binary<'a>, from: usize)
+        = feed(resource, binary, from);
+}
+
+/// `decoder_finish(decoder)` -> `{:ok, output}` (all of it when collecting), or
+/// `{:error, {:truncated, ...}}` if the input ended inside a frame. Dirty CPU scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn decoder_finish<'a>(env: Env<'a>, resource: ResourceArc<DecoderResource>) -> NifResult<Term<'a>> {
     with_state(env, &resource.state, |coding| {
         let result = coding
             .codec
@@ -218,169 +376,122 @@ fn decode_finish<'a>(env: Env<'a>, resource: &DecoderResource) -> NifResult<Term
     })
 }
 
-/// `decoder_feed(decoder, binary, from, len, budget)` -> `{:ok, output, consumed, pending}`:
-/// decodes from `binary[from..from+len]` until about `budget` bytes are produced; normal
-/// scheduler.
-#[rustler::nif]
-fn decoder_feed<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<DecoderResource>,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
-    budget: usize,
-) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || decode(env, &resource, binary, from, len, budget))
-}
-
-/// `decoder_feed/5` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn decoder_feed_dirty<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<DecoderResource>,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
-    budget: usize,
-) -> NifResult<Term<'a>> {
-    decode(env, &resource, binary, from, len, budget)
-}
-
-/// `decoder_finish(decoder)` -> `{:ok, output}` (all of it when collecting), or
-/// `{:error, {:truncated, _}}` if the input ended inside a frame; normal scheduler.
-#[rustler::nif]
-fn decoder_finish<'a>(env: Env<'a>, resource: ResourceArc<DecoderResource>) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || decode_finish(env, &resource))
-}
-
-/// `decoder_finish/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn decoder_finish_dirty<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<DecoderResource>,
-) -> NifResult<Term<'a>> {
-    decode_finish(env, &resource)
-}
-
 /// One batch entry's outcome, before it becomes a term.
 enum Advanced {
-    /// Fed (and, when finished, the output is whole).
-    Fed {
-        consumed: usize,
-        pending: bool,
-    },
-    Failed(CompressionError),
-    Busy,
+    /// Stopped at this input index; the entry goes on in a later call.
+    At(usize),
+    /// Used up and finished.
+    Done,
+    Failed(NativeError),
 }
 
-fn lock_and<C, F>(state: &Mutex<Coding<C>>, f: F) -> Advanced
-where
-    F: FnOnce(&mut C, &mut BinarySink) -> Result<(usize, bool), CompressionError>,
-{
+fn lock_and<C>(
+    state: &Mutex<Coding<C>>,
+    f: impl FnOnce(&mut Coding<C>) -> Result<Option<usize>, CompressionError>,
+) -> Advanced {
     match state.try_lock() {
-        Ok(mut guard) => {
-            let Coding { codec, sink, .. } = &mut *guard;
-            match f(codec, sink) {
-                Ok((consumed, pending)) => Advanced::Fed { consumed, pending },
-                Err(error) => Advanced::Failed(error),
-            }
-        }
-        Err(_) => Advanced::Busy,
+        Ok(mut guard) => match f(&mut guard) {
+            Ok(Some(at)) => Advanced::At(at),
+            Ok(None) => Advanced::Done,
+            Err(error) => Advanced::Failed(NativeError::from(&error)),
+        },
+        Err(_) => Advanced::Failed(NativeError::busy()),
     }
 }
 
-/// Takes a finished entry's whole output, or reports progress.
+/// The term of a batch entry: `{:done, output}` (finished by `finish`), `{:cont, next_from}`
+/// or the error.
 fn entry_term<'a, C>(
     env: Env<'a>,
     state: &Mutex<Coding<C>>,
     advanced: Advanced,
-    done: bool,
+    finish: impl FnOnce(&mut Coding<C>) -> Result<Binary<'a>, CompressionError>,
 ) -> Term<'a> {
     match advanced {
-        Advanced::Fed { consumed, pending } if !done => {
-            (atoms::ok(), consumed, pending).encode(env)
-        }
-        Advanced::Fed { .. } => match state.try_lock() {
-            Ok(mut guard) => result_term(env, guard.sink.take(env)),
-            Err(_) => (atoms::error(), atoms::stream_busy()).encode(env),
+        Advanced::At(at) => (atoms::cont(), at).encode(env),
+        Advanced::Done => match state.try_lock() {
+            Ok(mut guard) => match finish(&mut guard) {
+                Ok(output) => (atoms::done(), output).encode(env),
+                Err(error) => NativeError::from(&error).term(env),
+            },
+            Err(_) => NativeError::busy().term(env),
         },
-        Advanced::Failed(error) => error_term(env, &error),
-        Advanced::Busy => (atoms::error(), atoms::stream_busy()).encode(env),
+        Advanced::Failed(error) => error.term(env),
     }
 }
 
-/// `encoders_step([{encoder, binary, from, len, finish}])` -> one result per entry: each
-/// encoder is fed `binary[from..from+len]` (and finished when `finish`), all in parallel on
-/// rayon's pool. A finished entry gives `{:ok, frame}` (all of it: the encoders collect), any
-/// other `{:ok, len, false}`. Dirty CPU scheduler.
+/// Each entry's resource and input, checked.
+fn slices<'e, R>(
+    entries: &'e [(R, Binary<'_>, usize)],
+) -> NifResult<Vec<(&'e R, &'e [u8], usize)>> {
+    entries
+        .iter()
+        .map(|(resource, binary, from)| {
+            if *from > binary.len() {
+                return Err(rustler::Error::BadArg);
+            }
+            Ok((resource, binary.as_slice(), *from))
+        })
+        .collect()
+}
+
+/// `encoders_step([{encoder, binary, from}])` -> one result per entry: each (collecting)
+/// encoder is fed `binary[from..]` until it is used up (`{:done, frame}`: finished, the whole
+/// frame) or the deadline passes (`{:cont, next_from}`), all in parallel on rayon's pool, or
+/// `{:error, {...}}`. Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn encoders_step<'a>(
     env: Env<'a>,
-    entries: Vec<(ResourceArc<EncoderResource>, Binary<'a>, usize, usize, bool)>,
+    entries: Vec<(ResourceArc<EncoderResource>, Binary<'a>, usize)>,
 ) -> NifResult<Term<'a>> {
-    let work: Vec<(&EncoderResource, &[u8], bool)> = entries
-        .iter()
-        .map(|(resource, binary, from, len, finish)| {
-            Ok((&**resource, slice_of(binary, *from, *len)?, *finish))
+    let pace = Pace::dirty();
+    let work = slices(&entries)?;
+    let advanced: Vec<Advanced> = chunker_core::parallel::map(&work, |(resource, input, from)| {
+        lock_and(&resource.state, |coding| {
+            let at = encode_steps(&pace, resource.work, coding, input, *from)?;
+            Ok((at < input.len()).then_some(at))
         })
-        .collect::<NifResult<_>>()?;
-    let advanced: Vec<Advanced> =
-        chunker_core::parallel::map(&work, |(resource, input, finish)| {
-            lock_and(&resource.state, |codec, sink| {
-                codec.update(input, sink)?;
-                if *finish {
-                    codec.finish(sink)?;
-                }
-                Ok((input.len(), false))
-            })
-        });
+    });
     Ok(work
         .iter()
         .zip(advanced)
-        .map(|((resource, _, finish), advanced)| {
-            entry_term(env, &resource.state, advanced, *finish)
+        .map(|((resource, _, _), advanced)| {
+            entry_term(env, &resource.state, advanced, |coding| {
+                finish_frame(env, coding)
+            })
         })
         .collect::<Vec<Term<'a>>>()
         .encode(env))
 }
 
-/// `decoders_step([{decoder, binary, from, len, budget}])` -> one result per entry: each
-/// decoder decodes from `binary[from..from+len]` until about `budget` bytes are out, all in
-/// parallel. An entry whose input is used up is finished and gives `{:ok, output}` (all of
-/// it: the decoders collect); others give `{:ok, consumed, pending}`. Dirty CPU scheduler.
+/// `decoders_step([{decoder, binary, from}])` -> one result per entry: each (collecting)
+/// decoder decodes `binary[from..]` until it is used up (`{:done, output}`: finished, all of
+/// it) or the deadline passes (`{:cont, next_from}`), all in parallel, or `{:error, {...}}`.
+/// Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn decoders_step<'a>(
     env: Env<'a>,
-    entries: Vec<(
-        ResourceArc<DecoderResource>,
-        Binary<'a>,
-        usize,
-        usize,
-        usize,
-    )>,
+    entries: Vec<(ResourceArc<DecoderResource>, Binary<'a>, usize)>,
 ) -> NifResult<Term<'a>> {
-    let work: Vec<(&DecoderResource, &[u8], usize)> = entries
-        .iter()
-        .map(|(resource, binary, from, len, budget)| {
-            Ok((&**resource, slice_of(binary, *from, *len)?, *budget))
+    let pace = Pace::dirty();
+    let work = slices(&entries)?;
+    let advanced: Vec<Advanced> = chunker_core::parallel::map(&work, |(resource, input, from)| {
+        lock_and(&resource.state, |coding| {
+            let (at, pending) = decode_steps(&pace, coding, input, *from, usize::MAX)?;
+            if at < input.len() || pending {
+                return Ok(Some(at));
+            }
+            Ok(None)
         })
-        .collect::<NifResult<_>>()?;
-    let advanced: Vec<Advanced> =
-        chunker_core::parallel::map(&work, |(resource, input, budget)| {
-            lock_and(&resource.state, |codec, sink| {
-                let step = codec.decode(input, sink, *budget)?;
-                if step.consumed == input.len() && !step.pending {
-                    codec.finish(sink)?;
-                }
-                Ok((step.consumed, step.pending))
-            })
-        });
+    });
     Ok(work
         .iter()
         .zip(advanced)
-        .map(|((resource, input, _), advanced)| {
-            let done = matches!(advanced, Advanced::Fed { consumed, pending: false } if consumed == input.len());
-            entry_term(env, &resource.state, advanced, done)
+        .map(|((resource, _, _), advanced)| {
+            entry_term(env, &resource.state, advanced, |coding| {
+                coding.codec.finish(&mut coding.sink)?;
+                coding.sink.take(env)
+            })
         })
         .collect::<Vec<Term<'a>>>()
         .encode(env))

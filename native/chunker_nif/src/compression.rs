@@ -1,17 +1,26 @@
-//! Compression NIFs for whole binaries: one-shot calls on a normal scheduler for small work,
-//! batches and adaptive compression. Large single inputs go through the encoder and decoder
-//! resources of `codec.rs` in bounded slices.
+//! Compression NIFs for whole binaries: compress, decompress and adaptive compression of one
+//! binary (continued through the resources of `codec.rs` when one call is not enough), and
+//! batches (`lists.rs`).
+//!
+//! Compressing a binary on a normal scheduler happens only when its cost at its size is known
+//! and fits (see `pace.rs`); otherwise the call says so and the dirty twin does it, whole when
+//! that fits one call, else through an encoder fed in steps.
 
-use chunker_core::compression::adaptive::{compress_adaptive_to, AdaptiveOptions, Skip};
+use chunker_core::compression::adaptive::{AdaptiveOptions, Skip};
 use chunker_core::compression::{
-    compress_many_to, compress_to, detect, CompressionError, Decoder, Detected, Format, Level,
+    compress_to, detect, CompressionError, Detected, Format, Level, DEFAULT_MAX_SIZE,
 };
-use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
+use rustler::{Atom, Binary, Encoder, Env, NifResult, ResourceArc, Term};
 
 use crate::atoms;
 use crate::binary_sink::BinarySink;
-use crate::rounds::{self, RoundLimits};
-use crate::timeslice;
+use crate::codec::{
+    decode_steps, encode_steps, finish_encoder, fits_normal, new_decoder, new_encoder,
+    DecoderResource,
+};
+use crate::error::{compression_option, invalid_option, NativeError};
+use crate::lists;
+use crate::pace::{twin_nifs, Pace, Work};
 
 pub fn decode_format(atom: Atom) -> NifResult<Format> {
     Format::ALL
@@ -28,6 +37,23 @@ pub fn decode_optional_format(term: Term<'_>) -> NifResult<Option<Format>> {
     decode_format(term.decode()?).map(Some)
 }
 
+/// `nil` -> the core's default limit; `:infinity` -> none; a non-negative integer below 2^64
+/// (any other integer is the `invalid_options` error).
+pub fn decode_max_size(term: Term<'_>) -> NifResult<Result<u64, NativeError>> {
+    match term.decode::<Atom>() {
+        Ok(atom) if atom == atoms::nil() => Ok(Ok(DEFAULT_MAX_SIZE)),
+        Ok(atom) if atom == atoms::infinity() => Ok(Ok(u64::MAX)),
+        _ => match term.decode::<u64>() {
+            Ok(size) => Ok(Ok(size)),
+            Err(_) if term.is_integer() => Ok(Err(invalid_option(
+                "max_size",
+                "max_size must be a non-negative integer below 2^64 or :infinity",
+            ))),
+            Err(error) => Err(error),
+        },
+    }
+}
+
 fn format_atom(format: Format) -> Atom {
     match format {
         Format::Zstd => atoms::zstd(),
@@ -42,43 +68,60 @@ fn format_atom(format: Format) -> Atom {
 pub fn decode_level(
     format: Format,
     term: Term<'_>,
-) -> NifResult<Result<Option<Level>, CompressionError>> {
+) -> NifResult<Result<Option<Level>, NativeError>> {
     if term.decode::<Atom>().is_ok_and(|atom| atom == atoms::nil()) {
         return Ok(Ok(None));
     }
-    match term.decode::<i64>() {
-        Ok(value) => Ok(Level::new(format, value).map(Some)),
-        Err(_) if term.is_integer() => Ok(Err(CompressionError::InvalidOptions(format!(
-            "level for {format} is an integer outside the 64-bit range"
-        )))),
-        Err(error) => Err(error),
-    }
+    let level = match term.decode::<i64>() {
+        Ok(value) => Level::new(format, value).map(Some),
+        Err(_) if term.is_integer() => Err(CompressionError::InvalidOptions(format!(
+            "level for {format} must be an integer from the format's range, got one outside \
+             the 64-bit range"
+        ))),
+        Err(error) => return Err(error),
+    };
+    Ok(level.map_err(|error| compression_option(error, "level")))
 }
 
-/// `{:error, {reason, message}}`
-pub fn error_term<'a>(env: Env<'a>, error: &CompressionError) -> Term<'a> {
-    let reason = Atom::from_str(env, error.reason()).unwrap_or_else(|_| atoms::error());
-    (atoms::error(), (reason, error.to_string())).encode(env)
-}
-
-fn ok_binary<'a>(
+/// `{:compressed, format, frame}`, or `{:stored, why}` for a verdict to store.
+pub fn adaptive_term<'a>(
     env: Env<'a>,
-    mut sink: BinarySink,
-    result: Result<(), CompressionError>,
+    format: Format,
+    frame: Binary<'a>,
+    verdict: Option<Skip>,
 ) -> Term<'a> {
-    match result.and_then(|()| sink.take(env)) {
-        Ok(binary) => (atoms::ok(), binary).encode(env),
-        Err(error) => error_term(env, &error),
+    match verdict {
+        None => (atoms::compressed(), format_atom(format), frame).encode(env),
+        Some(Skip::AlreadyCompressed(kind)) => {
+            (atoms::stored(), (atoms::already_compressed(), kind)).encode(env)
+        }
+        Some(Skip::HighEntropy(bits)) => {
+            (atoms::stored(), (atoms::high_entropy(), bits)).encode(env)
+        }
+        Some(Skip::NoGain(ratio)) => (atoms::stored(), (atoms::no_gain(), ratio)).encode(env),
     }
 }
 
-/// `:ok` or `{:error, {:invalid_options, message}}` for a format and level (`nil`: default).
+/// `compression_validate(format | nil, level | nil, max_size | nil)` -> `:ok` or the
+/// `invalid_options` error: checks options the way the compression NIFs will, so that
+/// streams can refuse them when they are made (a level needs its format).
 #[rustler::nif]
-fn compression_validate<'a>(env: Env<'a>, format: Atom, level: Term<'a>) -> NifResult<Term<'a>> {
-    let format = decode_format(format)?;
-    Ok(match decode_level(format, level)? {
+fn compression_validate<'a>(
+    env: Env<'a>,
+    format: Term<'a>,
+    level: Term<'a>,
+    max_size: Term<'a>,
+) -> NifResult<Term<'a>> {
+    if let Err(error) = decode_max_size(max_size)? {
+        return Ok(error.term(env));
+    }
+    let level = match decode_optional_format(format)? {
+        Some(format) => decode_level(format, level)?,
+        None => Ok(None),
+    };
+    Ok(match level {
         Ok(_) => atoms::ok().encode(env),
-        Err(error) => error_term(env, &error),
+        Err(error) => error.term(env),
     })
 }
 
@@ -93,165 +136,231 @@ fn detect_format(data: Binary<'_>) -> Atom {
     }
 }
 
-/// `compress(binary, format, level | nil)` -> `{:ok, binary}`; normal scheduler.
-#[rustler::nif]
-fn compress<'a>(
+/// Compresses `data` whole when that is expected to fit this call (or, on a dirty scheduler,
+/// when its cost is still unknown and it is small); `None` otherwise.
+fn compress_whole<'a>(
     env: Env<'a>,
-    data: Binary<'a>,
-    format: Atom,
-    level: Term<'a>,
-) -> NifResult<Term<'a>> {
-    let format = decode_format(format)?;
-    let level = match decode_level(format, level)? {
-        Ok(level) => level,
-        Err(error) => return Ok(error_term(env, &error)),
-    };
-    let mut sink = BinarySink::new();
-    let result = timeslice::charged(env, || {
-        compress_to(data.as_slice(), format, level, &mut sink)
-    });
-    Ok(ok_binary(env, sink, result))
-}
-
-/// `compress_round(binaries, format, level | nil, {budget, per_item, max_item})` ->
-/// `{:done, results}` or `{:cont, results, rest}`, one `{:ok, binary}` or
-/// `{:error, {reason, message}}` per binary: compresses one round of the list's binaries (see
-/// `rounds.rs`) in parallel on rayon's pool; dirty CPU scheduler. A bad level is one
-/// `{:error, _}` for the call.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn compress_round<'a>(
-    env: Env<'a>,
-    binaries: Term<'a>,
-    format: Atom,
-    level: Term<'a>,
-    limits: (u64, u64, u64),
-) -> NifResult<Term<'a>> {
-    let format = decode_format(format)?;
-    let level = match decode_level(format, level)? {
-        Ok(level) => level,
-        Err(error) => return Ok(error_term(env, &error)),
-    };
-    let (round, rest) = rounds::take(binaries, RoundLimits::from(limits))?;
-    let items: Vec<&[u8]> = round.iter().map(|binary| binary.as_slice()).collect();
-    let mut sinks: Vec<BinarySink> = items.iter().map(|_| BinarySink::new()).collect();
-    let results = compress_many_to(&items, &mut sinks, format, level);
-    let terms = sinks
-        .into_iter()
-        .zip(results)
-        .map(|(sink, result)| ok_binary(env, sink, result))
-        .collect();
-    Ok(rounds::reply(env, terms, rest))
-}
-
-/// The most output one indivisible decoding step may produce on a normal scheduler: a zstd
-/// block (128 KiB, about 100 us to decode).
-const LARGEST_NORMAL_STEP: usize = 128 * 1024;
-
-/// `decompress(binary, format | nil, max_size, budget)` on a normal scheduler: `{:ok, binary}`
-/// when the whole output fits `budget` bytes, `:budget` when it does not (the caller goes on
-/// with a decoder resource), or `{:error, {reason, message}}`.
-#[rustler::nif]
-fn decompress<'a>(
-    env: Env<'a>,
-    data: Binary<'a>,
-    format: Term<'a>,
-    max_size: u64,
-    budget: usize,
-) -> NifResult<Term<'a>> {
-    let format = decode_optional_format(format)?;
-    let format = match chunker_core::compression::resolve_format(data.as_slice(), format) {
-        Ok(format) => format,
-        Err(error) => return Ok(error_term(env, &error)),
-    };
-    // A step that can produce more than this (a 4 MiB LZ4 block, a bzip2 block) could take
-    // longer than a normal-scheduler call may: decode those on a dirty scheduler.
-    if Decoder::largest_step(format, data.as_slice()) > budget.max(LARGEST_NORMAL_STEP) {
-        return Ok(atoms::budget().encode(env));
+    pace: &Pace,
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+) -> Option<Result<Binary<'a>, CompressionError>> {
+    let work = Work::Compress(format, level);
+    if !pace.fits(work, data.len()) || (!pace.is_normal() && too_large_to_learn(work, data)) {
+        return None;
     }
     let mut sink = BinarySink::new();
-    let outcome = timeslice::charged(env, || -> Result<bool, CompressionError> {
-        let mut decoder = Decoder::new(format, max_size)?;
-        decoder.reserve_up_to(Decoder::reservation_for(data.len()));
-        let step = decoder.decode(data.as_slice(), &mut sink, budget)?;
-        if step.pending || step.consumed < data.len() {
-            return Ok(false);
-        }
-        decoder.finish(&mut sink)?;
-        Ok(true)
+    let result = pace.measure(work, data.len(), || {
+        compress_to(data, format, level, &mut sink)
     });
-    Ok(match outcome {
-        Ok(true) => ok_binary(env, sink, Ok(())),
-        Ok(false) => atoms::budget().encode(env),
-        Err(error) => error_term(env, &error),
+    Some(result.and_then(|()| sink.take(env)))
+}
+
+/// A dirty call compresses an input of unknown cost whole only up to this size, and learns its
+/// cost; a larger one goes through an encoder in steps.
+fn too_large_to_learn(work: Work, data: &[u8]) -> bool {
+    crate::pace::RATES.estimate(work, data.len()).is_none() && data.len() > 256 * 1024
+}
+
+/// Either compresses `data` whole, or (dirty) starts a collecting encoder on it and returns
+/// the continuation; a normal call that cannot do it whole returns `{:cont, nil, nil}`.
+fn compress_or_continue<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    data: Binary<'a>,
+    format: Format,
+    level: Option<Level>,
+    adaptive: Option<AdaptiveOptions>,
+) -> Term<'a> {
+    let bytes = data.as_slice();
+    if let Some(result) = compress_whole(env, pace, bytes, format, level) {
+        return match (result, adaptive) {
+            (Ok(frame), Some(options)) => {
+                let verdict = options.judge(bytes.len(), frame.len());
+                (atoms::done(), adaptive_term(env, format, frame, verdict)).encode(env)
+            }
+            (Ok(frame), None) => (atoms::done(), frame).encode(env),
+            (Err(error), _) => NativeError::from(&error).term(env),
+        };
+    }
+    if pace.is_normal() {
+        return (atoms::cont(), atoms::nil(), atoms::nil()).encode(env);
+    }
+    let adaptive = adaptive.map(|options| (options, bytes.len()));
+    let created = new_encoder(format, level, true, Some(bytes.len() as u64), adaptive);
+    let mut encoder = match created {
+        Ok(encoder) => encoder,
+        Err(error) => return NativeError::from(&error).term(env),
+    };
+    let stepped = match encoder.state.get_mut() {
+        Ok(coding) => encode_steps(pace, encoder.work, coding, bytes, 0),
+        Err(_) => return NativeError::finished().term(env),
+    };
+    match stepped {
+        Ok(at) if at == bytes.len() => {
+            let finished = match encoder.state.lock() {
+                Ok(mut coding) => finish_encoder(env, &encoder, &mut coding),
+                Err(_) => Err(NativeError::finished()),
+            };
+            match finished {
+                Ok(result) => (atoms::done(), result).encode(env),
+                Err(error) => error.term(env),
+            }
+        }
+        Ok(at) => (atoms::cont(), ResourceArc::new(encoder), at).encode(env),
+        Err(error) => NativeError::from(&error).term(env),
+    }
+}
+
+fn compress_one<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    data: Binary<'a>,
+    format: Atom,
+    level: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let format = decode_format(format)?;
+    Ok(match decode_level(format, level)? {
+        Ok(level) => compress_or_continue(env, pace, data, format, level, None),
+        Err(error) => error.term(env),
     })
+}
+
+twin_nifs! {
+    /// `compress(binary, format, level | nil)` -> `{:done, frame}`; `{:cont, encoder, from}`
+    /// from the dirty twin when the work does not fit one call (feed `binary[from..]` to the
+    /// encoder, then finish it); `{:cont, nil, nil}` from the normal one when it cannot do
+    /// the work (call the dirty twin); or `{:error, {...}}`.
+    fn compress / compress_dirty(data: Binary<'a>, format: Atom, level: Term<'a>)
+        = compress_one(data, format, level);
 }
 
 fn adaptive<'a>(
     env: Env<'a>,
+    pace: &Pace,
     data: Binary<'a>,
     format: Atom,
     level: Term<'a>,
-    max_ratio: f64,
-    max_entropy: f64,
+    max_ratio: Option<f64>,
+    max_entropy: Option<f64>,
 ) -> NifResult<Term<'a>> {
     let format = decode_format(format)?;
     let level = match decode_level(format, level)? {
         Ok(level) => level,
-        Err(error) => return Ok(error_term(env, &error)),
+        Err(error) => return Ok(error.term(env)),
     };
-    let options = AdaptiveOptions {
+    let options = match AdaptiveOptions::new(format, level, max_ratio, max_entropy) {
+        Ok(options) => options,
+        Err(error) => {
+            let option = if error.to_string().starts_with("max_ratio") {
+                "max_ratio"
+            } else {
+                "max_entropy"
+            };
+            return Ok(compression_option(error, option).term(env));
+        }
+    };
+    // Magic bytes and the entropy of at most 32 KiB of samples: cheap on any scheduler.
+    if let Some(skip) = options.precheck(data.as_slice()) {
+        return Ok((atoms::done(), adaptive_term(env, format, data, Some(skip))).encode(env));
+    }
+    Ok(compress_or_continue(
+        env,
+        pace,
+        data,
         format,
         level,
-        max_ratio,
-        max_entropy,
-    };
-    let mut sink = BinarySink::new();
-    let decision = match compress_adaptive_to(data.as_slice(), &options, &mut sink) {
-        Ok(decision) => decision,
-        Err(error) => return Ok(error_term(env, &error)),
-    };
-    let result = match decision {
-        None => match sink.take(env) {
-            Ok(binary) => (atoms::compressed(), format_atom(format), binary).encode(env),
-            Err(error) => return Ok(error_term(env, &error)),
-        },
-        Some(Skip::AlreadyCompressed(kind)) => {
-            (atoms::stored(), (atoms::already_compressed(), kind)).encode(env)
-        }
-        Some(Skip::HighEntropy(bits)) => {
-            (atoms::stored(), (atoms::high_entropy(), bits)).encode(env)
-        }
-        Some(Skip::NoGain(ratio)) => (atoms::stored(), (atoms::no_gain(), ratio)).encode(env),
-    };
-    Ok((atoms::ok(), result).encode(env))
+        Some(options),
+    ))
 }
 
-/// `compress_adaptive(binary, format, level | nil, max_ratio, max_entropy)` ->
-/// `{:ok, {:compressed, format, binary}}` or `{:ok, {:stored, {why, detail}}}`; normal
-/// scheduler.
-#[rustler::nif]
-fn compress_adaptive<'a>(
+twin_nifs! {
+    /// `compress_adaptive(binary, format, level | nil, max_ratio | nil, max_entropy | nil)` ->
+    /// `{:done, {:compressed, format, frame}}` or `{:done, {:stored, {why, detail}}}`, or the
+    /// continuations of `compress/3` (finishing the encoder gives the verdict).
+    fn compress_adaptive / compress_adaptive_dirty(data: Binary<'a>, format: Atom, level: Term<'a>, max_ratio: Option<f64>, max_entropy: Option<f64>)
+        = adaptive(data, format, level, max_ratio, max_entropy);
+}
+
+fn compress_items<'a>(
     env: Env<'a>,
-    data: Binary<'a>,
+    pace: &Pace,
+    binaries: Term<'a>,
     format: Atom,
     level: Term<'a>,
-    max_ratio: f64,
-    max_entropy: f64,
 ) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || {
-        adaptive(env, data, format, level, max_ratio, max_entropy)
+    let format = decode_format(format)?;
+    let level = match decode_level(format, level)? {
+        Ok(level) => level,
+        Err(error) => return Ok(error.term(env)),
+    };
+    lists::run(
+        env,
+        pace,
+        binaries,
+        Work::Compress(format, level),
+        |bytes| {
+            let mut sink = BinarySink::new();
+            compress_to(bytes, format, level, &mut sink).map(|()| sink)
+        },
+        |_, compressed| {
+            Ok(match compressed.and_then(|mut sink| sink.take(env)) {
+                Ok(frame) => (atoms::ok(), frame).encode(env),
+                Err(error) => NativeError::from(&error).term(env),
+            })
+        },
+    )
+}
+
+twin_nifs! {
+    /// `compress_list(binaries, format, level | nil)` -> one `{:ok, frame}` or
+    /// `{:error, {...}}` per binary, in the shapes of `lists.rs`; a bad level is one error for
+    /// the call. Each binary is compressed whole, with a compression context kept per thread.
+    fn compress_list / compress_list_dirty(binaries: Term<'a>, format: Atom, level: Term<'a>)
+        = compress_items(binaries, format, level);
+}
+
+fn decompress_one<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    data: Binary<'a>,
+    format: Term<'a>,
+    max_size: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let mut coding = match new_decoder(format, max_size, true, data.len())? {
+        Ok(coding) => coding,
+        Err(error) => return Ok(error.term(env)),
+    };
+    if pace.is_normal() && !fits_normal(pace, &coding.codec, Some(data.as_slice())) {
+        return Ok((atoms::cont(), atoms::nil(), atoms::nil()).encode(env));
+    }
+    let stepped = decode_steps(pace, &mut coding, data.as_slice(), 0, usize::MAX);
+    Ok(match stepped {
+        Ok((at, false)) if at == data.len() => {
+            let result = coding
+                .codec
+                .finish(&mut coding.sink)
+                .and_then(|()| coding.sink.take(env));
+            match result {
+                Ok(output) => (atoms::done(), output).encode(env),
+                Err(error) => NativeError::from(&error).term(env),
+            }
+        }
+        Ok((at, _)) => (
+            atoms::cont(),
+            ResourceArc::new(DecoderResource::new(coding)),
+            at,
+        )
+            .encode(env),
+        Err(error) => NativeError::from(&error).term(env),
     })
 }
 
-/// `compress_adaptive/5` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn compress_adaptive_dirty<'a>(
-    env: Env<'a>,
-    data: Binary<'a>,
-    format: Atom,
-    level: Term<'a>,
-    max_ratio: f64,
-    max_entropy: f64,
-) -> NifResult<Term<'a>> {
-    adaptive(env, data, format, level, max_ratio, max_entropy)
+twin_nifs! {
+    /// `decompress(binary, format | nil, max_size | nil | :infinity)` -> `{:done, output}`;
+    /// `{:cont, decoder, from}` when the work does not fit one call (feed `binary[from..]` to
+    /// the decoder, then finish it); `{:cont, nil, nil}` from the normal twin when its first
+    /// step would not fit (call the dirty twin); or `{:error, {...}}`.
+    fn decompress / decompress_dirty(data: Binary<'a>, format: Term<'a>, max_size: Term<'a>)
+        = decompress_one(data, format, max_size);
 }

@@ -2,22 +2,20 @@
 
 use std::sync::{Mutex, TryLockError};
 
-use rustler::{Encoder, Env, NifResult, Term};
+use rustler::{Env, NifResult, Term};
 
-use crate::atoms;
+use crate::error::NativeError;
 
-/// Runs `f` on the state unless another call holds it (`{:error, :stream_busy}`; waiting
-/// would block a scheduler thread) or an earlier call panicked while holding it
-/// (`{:error, :stream_finished}`: the state may be half-updated, so it is not used again).
+/// Runs `f` on the state unless another call holds it (`stream_busy`: waiting would block a
+/// scheduler thread) or an earlier call panicked while holding it (`stream_finished`: the
+/// state may be half-updated, so it is not used again).
 pub fn with_state<'a, T, F>(env: Env<'a>, state: &Mutex<T>, f: F) -> NifResult<Term<'a>>
 where
     F: FnOnce(&mut T) -> NifResult<Term<'a>>,
 {
     match state.try_lock() {
         Ok(mut guard) => f(&mut guard),
-        Err(TryLockError::WouldBlock) => Ok((atoms::error(), atoms::stream_busy()).encode(env)),
-        Err(TryLockError::Poisoned(_)) => {
-            Ok((atoms::error(), atoms::stream_finished()).encode(env))
-        }
+        Err(TryLockError::WouldBlock) => Ok(NativeError::busy().term(env)),
+        Err(TryLockError::Poisoned(_)) => Ok(NativeError::finished().term(env)),
     }
 }

@@ -1,17 +1,17 @@
-//! BLAKE3 and SHA-256: one call for a small binary on a normal scheduler, or a hasher
-//! resource that large inputs are fed to in bounded slices (dirty or normal); and batches:
-//! a list of small binaries in time-bounded normal calls with a continuation, or on a dirty
-//! scheduler in parallel, and a step that advances many hashers at once.
+//! BLAKE3 and SHA-256: a binary hashed in steps against the call's deadline (a hasher
+//! resource carries the work on when one call is not enough), batches of binaries
+//! (`lists.rs`), and a step that advances many hashers at once.
 
-use std::sync::{Mutex, TryLockError};
+use std::sync::Mutex;
 
 use chunker_core::{HashAlgorithm, Hasher};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
+use crate::error::NativeError;
 use crate::exclusive::with_state;
-use crate::rounds::{self, RoundLimits};
-use crate::timeslice::{self, list_steps};
+use crate::lists;
+use crate::pace::{twin_nifs, Pace, Steps, Work};
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     if atom == atoms::blake3() {
@@ -27,72 +27,103 @@ fn digest_binary<'a>(env: Env<'a>, digest: &[u8; 32]) -> Term<'a> {
     NewBinary::from_slice(env, digest).into()
 }
 
-/// `hash(binary, algorithm)` -> 32-byte digest; normal scheduler.
-#[rustler::nif]
-fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<'a>> {
-    let algorithm = decode_algorithm(algorithm)?;
-    let digest = timeslice::charged(env, || algorithm.hash(input.as_slice()));
-    Ok(digest_binary(env, &digest))
-}
-
 pub struct HasherResource {
+    /// `None` once finished.
     hasher: Mutex<Option<Hasher>>,
+    algorithm: HashAlgorithm,
 }
 
 #[rustler::resource_impl]
 impl Resource for HasherResource {}
 
-/// `hasher_new(algorithm)` -> hasher resource.
+/// Smallest step: below it the hashers' SIMD paths do not get going.
+const STEP_FLOOR: usize = 16 * 1024;
+
+/// Feeds `input[from..]` to `hasher` in steps until it is used up or the deadline passes;
+/// returns the index reached.
+fn update_steps(
+    pace: &Pace,
+    algorithm: HashAlgorithm,
+    hasher: &mut Hasher,
+    input: &[u8],
+    from: usize,
+) -> usize {
+    let mut steps = Steps::new(pace, Work::Hash(algorithm), STEP_FLOOR);
+    let mut at = from;
+    while at < input.len() {
+        let Some(size) = steps.next(0, input.len() - at) else {
+            break;
+        };
+        let end = at.saturating_add(size).min(input.len());
+        let slice = input.get(at..end).unwrap_or_default();
+        steps.run(slice.len(), || hasher.update(slice));
+        at = end;
+    }
+    at
+}
+
+/// `hash(binary, algorithm)` -> `{:done, digest}`, or `{:cont, hasher, from}` when the binary
+/// is too large for one normal-scheduler call: the caller goes on with `hasher_update` from
+/// `from`, then `hasher_finish`. Normal scheduler, charged.
+#[rustler::nif]
+fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<'a>> {
+    let algorithm = decode_algorithm(algorithm)?;
+    let pace = Pace::normal();
+    let bytes = input.as_slice();
+    let reply = if pace.fits(Work::Hash(algorithm), bytes.len()) {
+        let digest = pace.measure(Work::Hash(algorithm), bytes.len(), || algorithm.hash(bytes));
+        (atoms::done(), digest_binary(env, &digest)).encode(env)
+    } else {
+        let mut hasher = algorithm.hasher();
+        let at = update_steps(&pace, algorithm, &mut hasher, bytes, 0);
+        let resource = ResourceArc::new(HasherResource {
+            hasher: Mutex::new(Some(hasher)),
+            algorithm,
+        });
+        (atoms::cont(), resource, at).encode(env)
+    };
+    pace.charge(env);
+    Ok(reply)
+}
+
+/// `hasher_new(algorithm)` -> a hasher.
 #[rustler::nif]
 fn hasher_new(algorithm: Atom) -> NifResult<ResourceArc<HasherResource>> {
-    let hasher = decode_algorithm(algorithm)?.hasher();
+    let algorithm = decode_algorithm(algorithm)?;
     Ok(ResourceArc::new(HasherResource {
-        hasher: Mutex::new(Some(hasher)),
+        hasher: Mutex::new(Some(algorithm.hasher())),
+        algorithm,
     }))
 }
 
 fn update<'a>(
     env: Env<'a>,
-    resource: &HasherResource,
+    pace: &Pace,
+    resource: ResourceArc<HasherResource>,
     input: Binary<'a>,
     from: usize,
-    len: usize,
 ) -> NifResult<Term<'a>> {
-    let slice = from
-        .checked_add(len)
-        .and_then(|end| input.as_slice().get(from..end))
-        .ok_or(rustler::Error::BadArg)?;
+    if from > input.len() {
+        return Err(rustler::Error::BadArg);
+    }
     with_state(env, &resource.hasher, |state| match state.as_mut() {
         Some(hasher) => {
-            hasher.update(slice);
-            Ok(atoms::ok().encode(env))
+            let at = update_steps(pace, resource.algorithm, hasher, input.as_slice(), from);
+            Ok(if at == input.len() {
+                (atoms::done(), atoms::nil()).encode(env)
+            } else {
+                (atoms::cont(), atoms::nil(), at).encode(env)
+            })
         }
-        None => Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        None => Ok(NativeError::finished().term(env)),
     })
 }
 
-/// `hasher_update(hasher, binary, from, len)` adds `binary[from..from+len]`; normal scheduler.
-#[rustler::nif]
-fn hasher_update<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<HasherResource>,
-    input: Binary<'a>,
-    from: usize,
-    len: usize,
-) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || update(env, &resource, input, from, len))
-}
-
-/// `hasher_update/4` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn hasher_update_dirty<'a>(
-    env: Env<'a>,
-    resource: ResourceArc<HasherResource>,
-    input: Binary<'a>,
-    from: usize,
-    len: usize,
-) -> NifResult<Term<'a>> {
-    update(env, &resource, input, from, len)
+twin_nifs! {
+    /// `hasher_update(hasher, binary, from)` -> `{:done, nil}` once `binary[from..]` is
+    /// hashed, or `{:cont, nil, next_from}` when the deadline came first.
+    fn hasher_update / hasher_update_dirty(resource: ResourceArc<HasherResource>, input: Binary<'a>, from: usize)
+        = update(resource, input, from);
 }
 
 /// `hasher_finish(hasher)` -> `{:ok, digest}`; the hasher cannot be used afterwards.
@@ -100,92 +131,73 @@ fn hasher_update_dirty<'a>(
 fn hasher_finish<'a>(env: Env<'a>, resource: ResourceArc<HasherResource>) -> NifResult<Term<'a>> {
     with_state(env, &resource.hasher, |state| match state.take() {
         Some(hasher) => Ok((atoms::ok(), digest_binary(env, &hasher.finalize())).encode(env)),
-        None => Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+        None => Ok(NativeError::finished().term(env)),
     })
 }
 
-/// `hash_list(binaries, algorithm, budget_us)` -> `{:done, digests}` or
-/// `{:cont, digests, rest}`: hashes the list's binaries in order on a normal scheduler until
-/// about `budget_us` have passed, and the caller resumes with `rest`. Charged.
-#[rustler::nif]
-fn hash_list<'a>(
+fn hash_items<'a>(
     env: Env<'a>,
+    pace: &Pace,
     binaries: Term<'a>,
     algorithm: Atom,
-    budget_us: u64,
 ) -> NifResult<Term<'a>> {
     let algorithm = decode_algorithm(algorithm)?;
-    list_steps(env, binaries, budget_us, |term| {
-        let binary: Binary = term.decode()?;
-        Ok(digest_binary(env, &algorithm.hash(binary.as_slice())))
-    })
+    lists::run(
+        env,
+        pace,
+        binaries,
+        Work::Hash(algorithm),
+        |bytes| algorithm.hash(bytes),
+        |_, digest| Ok(digest_binary(env, &digest)),
+    )
 }
 
-/// `hash_round(binaries, algorithm, {budget, per_item, max_item})` -> `{:done, digests}` or
-/// `{:cont, digests, rest}`: hashes one round of the list's binaries (see `rounds.rs`) in
-/// parallel on rayon's pool; dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn hash_round<'a>(
-    env: Env<'a>,
-    binaries: Term<'a>,
-    algorithm: Atom,
-    limits: (u64, u64, u64),
-) -> NifResult<Term<'a>> {
-    let algorithm = decode_algorithm(algorithm)?;
-    let (round, rest) = rounds::take(binaries, RoundLimits::from(limits))?;
-    let items: Vec<&[u8]> = round.iter().map(|binary| binary.as_slice()).collect();
-    let digests = algorithm
-        .hash_many(&items)
-        .iter()
-        .map(|digest| digest_binary(env, digest))
-        .collect();
-    Ok(rounds::reply(env, digests, rest))
+twin_nifs! {
+    /// `hash_list(binaries, algorithm)` -> the digests of the list's binaries, in the shapes of
+    /// `lists.rs`: in order on a normal scheduler, in parallel on rayon's pool on a dirty one.
+    fn hash_list / hash_list_dirty(binaries: Term<'a>, algorithm: Atom)
+        = hash_items(binaries, algorithm);
 }
 
-/// `hashers_step([{hasher, binary, from, len, finish}])` -> one result per entry: each
-/// hasher is fed `binary[from..from+len]` (and finished when `finish`), all in parallel on
-/// rayon's pool. A finished entry gives `{:ok, digest}`, others `{:ok, len, false}` (the
-/// shape of the codecs' steps). Dirty CPU scheduler.
+/// `hashers_step([{hasher, binary, from}])` -> one result per entry: each hasher is fed
+/// `binary[from..]` until it is used up (`{:done, digest}`: the hasher is finished) or the
+/// call's deadline passes (`{:cont, next_from}`), all in parallel on rayon's pool, or
+/// `{:error, {...}}` for a hasher in use or finished. Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn hashers_step<'a>(
     env: Env<'a>,
-    entries: Vec<(ResourceArc<HasherResource>, Binary<'a>, usize, usize, bool)>,
+    entries: Vec<(ResourceArc<HasherResource>, Binary<'a>, usize)>,
 ) -> NifResult<Term<'a>> {
-    let work: Vec<(&HasherResource, &[u8], bool)> = entries
+    let pace = Pace::dirty();
+    let work: Vec<(&HasherResource, &[u8], usize)> = entries
         .iter()
-        .map(|(resource, binary, from, len, finish)| {
-            let slice = from
-                .checked_add(*len)
-                .and_then(|end| binary.as_slice().get(*from..end))
-                .ok_or(rustler::Error::BadArg)?;
-            Ok((&**resource, slice, *finish))
+        .map(|(resource, binary, from)| {
+            if *from > binary.len() {
+                return Err(rustler::Error::BadArg);
+            }
+            Ok((&**resource, binary.as_slice(), *from))
         })
         .collect::<NifResult<_>>()?;
-    let stepped: Vec<Result<Option<[u8; 32]>, Atom>> =
-        chunker_core::parallel::map(&work, |(resource, input, finish)| {
-            // A hasher in use by another call, or already finished, fails its entry alone.
-            let mut state = match resource.hasher.try_lock() {
-                Ok(state) => state,
-                Err(TryLockError::WouldBlock) => return Err(atoms::stream_busy()),
-                Err(TryLockError::Poisoned(_)) => return Err(atoms::stream_finished()),
-            };
-            let finished = atoms::stream_finished();
-            if *finish {
-                let mut hasher = state.take().ok_or(finished)?;
-                hasher.update(input);
-                Ok(Some(hasher.finalize()))
-            } else {
-                state.as_mut().ok_or(finished)?.update(input);
-                Ok(None)
+    let stepped: Vec<Result<Result<[u8; 32], usize>, NativeError>> =
+        chunker_core::parallel::map(&work, |(resource, input, from)| {
+            let mut state = resource
+                .hasher
+                .try_lock()
+                .map_err(|_| NativeError::busy())?;
+            let hasher = state.as_mut().ok_or_else(NativeError::finished)?;
+            let at = update_steps(&pace, resource.algorithm, hasher, input, *from);
+            if at < input.len() {
+                return Ok(Err(at));
             }
+            let hasher = state.take().ok_or_else(NativeError::finished)?;
+            Ok(Ok(hasher.finalize()))
         });
-    Ok(work
-        .iter()
-        .zip(stepped)
-        .map(|((_, input, _), stepped)| match stepped {
-            Ok(Some(digest)) => (atoms::ok(), digest_binary(env, &digest)).encode(env),
-            Ok(None) => (atoms::ok(), input.len(), false).encode(env),
-            Err(reason) => (atoms::error(), reason).encode(env),
+    Ok(stepped
+        .into_iter()
+        .map(|stepped| match stepped {
+            Ok(Ok(digest)) => (atoms::done(), digest_binary(env, &digest)).encode(env),
+            Ok(Err(at)) => (atoms::cont(), at).encode(env),
+            Err(error) => error.term(env),
         })
         .collect::<Vec<Term<'a>>>()
         .encode(env))

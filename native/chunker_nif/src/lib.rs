@@ -1,10 +1,13 @@
 //! The Erlang NIF of the `chunker` package.
 //!
 //! This crate only translates terms and picks schedulers; every algorithm lives in
-//! `chunker_core`. Each NIF whose work grows with its input has a normal-scheduler entry and a
-//! `_dirty` twin on a dirty CPU scheduler; the Elixir side picks one by input size (see
-//! `Chunker.Native`), so no call holds a normal scheduler for more than a fraction of a
-//! millisecond.
+//! `chunker_core`. Two contracts hold for every NIF:
+//!
+//! - errors have one shape, `{:error, {reason, message, details}}` (`error.rs`);
+//! - work that grows with its input runs against a deadline and returns a continuation
+//!   (`pace.rs`): a normal-scheduler entry and a `_dirty` twin made from one body by
+//!   `twin_nifs!`; the Elixir side only loops, moving to the twin when a normal call did not
+//!   finish, so no call holds a normal scheduler for more than a fraction of a millisecond.
 
 // Nothing that input can reach may panic: no unwrap/expect/indexing outside tests, except
 // where an `allow` says why it cannot fail.
@@ -13,21 +16,23 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-mod allocator;
 mod atoms;
 mod binary_sink;
 mod chunking;
 mod codec;
 mod compression;
+mod error;
 mod exclusive;
+mod file;
 mod hashing;
+mod lists;
 mod nar;
 mod nix;
 mod options;
-mod rounds;
+mod pace;
 mod stream;
 mod terms;
-mod timeslice;
+mod test_hooks;
 
 /// Sizes rayon's pool (every parallel batch and scan runs on it) from the load info: a
 /// positive thread count, or anything else for rayon's default of one thread per core.
@@ -47,14 +52,6 @@ fn load(_env: rustler::Env, info: rustler::Term) -> bool {
 #[rustler::nif]
 fn thread_count() -> usize {
     rayon::current_num_threads()
-}
-
-/// `inject_panic()`: the next chunking call panics inside the core (test builds only).
-#[cfg(feature = "panic_injection")]
-#[rustler::nif]
-fn inject_panic() -> rustler::Atom {
-    chunker_core::fault::arm();
-    atoms::ok()
 }
 
 rustler::init!("Elixir.Chunker.Native", load = load);

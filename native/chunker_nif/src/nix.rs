@@ -1,17 +1,19 @@
 //! Nix's text formats: nix-base32, ed25519 keys and signatures, narinfo.
 //!
-//! Every function returns `{:ok, value}` or `{:error, {reason, message}}` for bad input (a
-//! wrong term type is a `badarg`). Inputs are small (hashes, keys, narinfo text), so these
-//! run on the caller's normal scheduler, charged for their time; base32 of a large binary
-//! has a dirty twin, picked by `Chunker.Nix.Base32`.
+//! Bad input is an error in the shape of `error.rs` (a wrong term type is a `badarg`). Inputs
+//! are small in practice (hashes, keys, narinfo text) and run on the caller's normal
+//! scheduler, charged; whatever grows with its input (base32, narinfo text, signing a
+//! message) has a dirty twin, and the normal one returns `{:cont, nil, nil}` when the work is
+//! not expected to fit (see `pace.rs`).
 
 use chunker_core::nix::narinfo::NarInfo;
 use chunker_core::nix::signing::{self, PublicKey, SecretKey};
 use chunker_core::nix::{base32, NixError};
-use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, NifStruct, Term};
+use rustler::{Binary, Encoder, Env, NewBinary, NifResult, NifStruct, Term};
 
 use crate::atoms;
-use crate::timeslice;
+use crate::error::NativeError;
+use crate::pace::{twin_nifs, Pace, Work};
 
 /// `%Chunker.Nix.NarInfo{}`, field for field.
 #[derive(NifStruct)]
@@ -72,15 +74,26 @@ impl From<NarInfoTerm> for NarInfo {
     }
 }
 
-fn error<'a>(env: Env<'a>, error: &NixError) -> Term<'a> {
-    let reason = Atom::from_str(env, error.reason).unwrap_or_else(|_| atoms::error());
-    (atoms::error(), (reason, error.message.as_str())).encode(env)
+/// `{:done, value}`, or the error.
+fn done<'a, T: Encoder>(env: Env<'a>, result: Result<T, NixError>) -> Term<'a> {
+    match result {
+        Ok(value) => (atoms::done(), value).encode(env),
+        Err(error) => NativeError::from(error).term(env),
+    }
 }
 
-fn ok_or_error<'a, T: Encoder>(env: Env<'a>, result: Result<T, NixError>) -> Term<'a> {
-    match result {
-        Ok(value) => (atoms::ok(), value).encode(env),
-        Err(e) => error(env, &e),
+/// `f`'s result, unless this is a normal-scheduler call and work of `bytes` is not expected to
+/// fit it: then the request to call the dirty twin, `{:cont, nil, nil}`.
+fn if_fits<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    bytes: usize,
+    f: impl FnOnce() -> Term<'a>,
+) -> NifResult<Term<'a>> {
+    if !pace.is_normal() || pace.fits(Work::Text, bytes) {
+        Ok(pace.measure(Work::Text, bytes, f))
+    } else {
+        Ok((atoms::cont(), atoms::nil(), atoms::nil()).encode(env))
     }
 }
 
@@ -96,40 +109,29 @@ fn bytes<'a>(env: Env<'a>, data: &[u8]) -> Term<'a> {
     binary.to_term(env)
 }
 
-fn encode_base32<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
-    base32::encode(data.as_slice()).encode(env)
+fn encode_base32<'a>(env: Env<'a>, pace: &Pace, data: Binary<'a>) -> NifResult<Term<'a>> {
+    if_fits(env, pace, data.len(), || {
+        (atoms::done(), base32::encode(data.as_slice())).encode(env)
+    })
 }
 
-fn decode_base32<'a>(env: Env<'a>, encoded: Binary<'a>) -> Term<'a> {
-    let decoded = text(&encoded, "invalid_base32", "input").and_then(base32::decode);
-    match decoded {
-        Ok(decoded) => (atoms::ok(), bytes(env, &decoded)).encode(env),
-        Err(e) => error(env, &e),
-    }
+twin_nifs! {
+    /// `base32_encode(binary)` -> `{:done, string}`.
+    fn base32_encode / base32_encode_dirty(data: Binary<'a>)
+        = encode_base32(data);
 }
 
-/// `base32_encode(binary)` -> the nix-base32 string.
-#[rustler::nif]
-fn base32_encode<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
-    timeslice::charged(env, || encode_base32(env, data))
+fn decode_base32<'a>(env: Env<'a>, pace: &Pace, encoded: Binary<'a>) -> NifResult<Term<'a>> {
+    if_fits(env, pace, encoded.len(), || {
+        let decoded = text(&encoded, "invalid_base32", "input").and_then(base32::decode);
+        done(env, decoded.map(|decoded| bytes(env, &decoded)))
+    })
 }
 
-/// `base32_encode/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn base32_encode_dirty<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
-    encode_base32(env, data)
-}
-
-/// `base32_decode(string)` -> `{:ok, binary}` or `{:error, {:invalid_base32, message}}`.
-#[rustler::nif]
-fn base32_decode<'a>(env: Env<'a>, encoded: Binary<'a>) -> Term<'a> {
-    timeslice::charged(env, || decode_base32(env, encoded))
-}
-
-/// `base32_decode/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn base32_decode_dirty<'a>(env: Env<'a>, encoded: Binary<'a>) -> Term<'a> {
-    decode_base32(env, encoded)
+twin_nifs! {
+    /// `base32_decode(string)` -> `{:done, binary}` or the `invalid_base32` error.
+    fn base32_decode / base32_decode_dirty(encoded: Binary<'a>)
+        = decode_base32(encoded);
 }
 
 /// `signing_generate(name)` -> `{:ok, secret_key_text}`.
@@ -153,26 +155,40 @@ fn signing_parse_public_key<'a>(env: Env<'a>, public: Binary<'a>) -> Term<'a> {
     ok_or_error(env, key.map(|key| key.to_text()))
 }
 
-/// `signing_sign(message, secret_key_text)` -> `{:ok, "name:base64"}`.
-#[rustler::nif]
-fn signing_sign<'a>(env: Env<'a>, message: Binary<'a>, secret: Binary<'a>) -> Term<'a> {
-    timeslice::charged(env, || {
+fn ok_or_error<'a, T: Encoder>(env: Env<'a>, result: Result<T, NixError>) -> Term<'a> {
+    match result {
+        Ok(value) => (atoms::ok(), value).encode(env),
+        Err(error) => NativeError::from(error).term(env),
+    }
+}
+
+fn sign<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    message: Binary<'a>,
+    secret: Binary<'a>,
+) -> NifResult<Term<'a>> {
+    // Signing hashes the message (twice, with SHA-512), so its cost grows with it.
+    if_fits(env, pace, message.len(), || {
         let key = text(&secret, "invalid_key", "secret key").and_then(SecretKey::parse);
-        ok_or_error(env, key.map(|key| key.sign(message.as_slice())))
+        done(env, key.map(|key| key.sign(message.as_slice())))
     })
 }
 
-/// `signing_check(message, signature, [public_key_text])` -> `:ok`, or
-/// `{:error, {reason, message}}`: `invalid_key` for a malformed key, and the reasons of
-/// `chunker_core::nix::signing::check`.
-#[rustler::nif]
-fn signing_check<'a>(
+twin_nifs! {
+    /// `signing_sign(message, secret_key_text)` -> `{:done, "name:base64"}`.
+    fn signing_sign / signing_sign_dirty(message: Binary<'a>, secret: Binary<'a>)
+        = sign(message, secret);
+}
+
+fn check<'a>(
     env: Env<'a>,
+    pace: &Pace,
     message: Binary<'a>,
     signature: Binary<'a>,
     keys: Vec<Binary<'a>>,
-) -> Term<'a> {
-    timeslice::charged(env, || {
+) -> NifResult<Term<'a>> {
+    if_fits(env, pace, message.len(), || {
         let checked = keys
             .iter()
             .map(|key| text(key, "invalid_key", "public key").and_then(PublicKey::parse))
@@ -181,28 +197,29 @@ fn signing_check<'a>(
                 let signature = text(&signature, "invalid_signature", "signature")?;
                 signing::check(message.as_slice(), signature, &keys)
             });
-        match checked {
-            Ok(()) => atoms::ok().encode(env),
-            Err(e) => error(env, &e),
-        }
+        done(env, checked.map(|()| atoms::ok()))
     })
 }
 
-fn parse_narinfo<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
-    let info = text(&input, "invalid_narinfo", "narinfo").and_then(NarInfo::parse);
-    ok_or_error(env, info.map(NarInfoTerm::from))
+twin_nifs! {
+    /// `signing_check(message, signature, [public_key_text])` -> `{:done, :ok}`, or the error:
+    /// `invalid_key` for a malformed key, and the reasons of
+    /// `chunker_core::nix::signing::check`.
+    fn signing_check / signing_check_dirty(message: Binary<'a>, signature: Binary<'a>, keys: Vec<Binary<'a>>)
+        = check(message, signature, keys);
 }
 
-/// `narinfo_parse(text)` -> `{:ok, %Chunker.Nix.NarInfo{}}`.
-#[rustler::nif]
-fn narinfo_parse<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
-    timeslice::charged(env, || parse_narinfo(env, input))
+fn parse_narinfo<'a>(env: Env<'a>, pace: &Pace, input: Binary<'a>) -> NifResult<Term<'a>> {
+    if_fits(env, pace, input.len(), || {
+        let info = text(&input, "invalid_narinfo", "narinfo").and_then(NarInfo::parse);
+        done(env, info.map(NarInfoTerm::from))
+    })
 }
 
-/// `narinfo_parse/1` on a dirty CPU scheduler, for large (e.g. hostile) text.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn narinfo_parse_dirty<'a>(env: Env<'a>, input: Binary<'a>) -> Term<'a> {
-    parse_narinfo(env, input)
+twin_nifs! {
+    /// `narinfo_parse(text)` -> `{:done, %Chunker.Nix.NarInfo{}}`.
+    fn narinfo_parse / narinfo_parse_dirty(input: Binary<'a>)
+        = parse_narinfo(input);
 }
 
 /// A `%Chunker.Nix.NarInfo{}` with a field of the wrong type is a `badarg` (rustler's own
@@ -212,16 +229,54 @@ fn decode_narinfo(term: Term<'_>) -> NifResult<NarInfo> {
     Ok(NarInfo::from(info))
 }
 
-/// `narinfo_to_text(%Chunker.Nix.NarInfo{})` -> the narinfo text (not validated).
-#[rustler::nif]
-fn narinfo_to_text<'a>(env: Env<'a>, info: Term<'a>) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || Ok(decode_narinfo(info)?.to_text().encode(env)))
+/// The text a narinfo's fields make, roughly: what writing or fingerprinting it costs.
+fn narinfo_size(info: &NarInfo) -> usize {
+    let fields = [
+        Some(&info.store_path),
+        Some(&info.url),
+        info.compression.as_ref(),
+        info.file_hash.as_ref(),
+        Some(&info.nar_hash),
+        info.deriver.as_ref(),
+        info.system.as_ref(),
+        info.ca.as_ref(),
+    ];
+    let lists = info.references.iter().chain(&info.sigs).map(String::len);
+    let extra = info
+        .extra
+        .iter()
+        .map(|(key, value)| key.len() + value.len());
+    fields
+        .iter()
+        .flatten()
+        .map(|field| field.len())
+        .sum::<usize>()
+        + lists.sum::<usize>()
+        + extra.sum::<usize>()
 }
 
-/// `narinfo_fingerprint(%Chunker.Nix.NarInfo{})` -> `{:ok, fingerprint}`.
-#[rustler::nif]
-fn narinfo_fingerprint<'a>(env: Env<'a>, info: Term<'a>) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || {
-        Ok(ok_or_error(env, decode_narinfo(info)?.fingerprint()))
+fn narinfo_text<'a>(env: Env<'a>, pace: &Pace, info: Term<'a>) -> NifResult<Term<'a>> {
+    let info = decode_narinfo(info)?;
+    if_fits(env, pace, narinfo_size(&info), || {
+        (atoms::done(), info.to_text()).encode(env)
     })
+}
+
+twin_nifs! {
+    /// `narinfo_to_text(%Chunker.Nix.NarInfo{})` -> `{:done, text}` (not validated).
+    fn narinfo_to_text / narinfo_to_text_dirty(info: Term<'a>)
+        = narinfo_text(info);
+}
+
+fn fingerprint<'a>(env: Env<'a>, pace: &Pace, info: Term<'a>) -> NifResult<Term<'a>> {
+    let info = decode_narinfo(info)?;
+    if_fits(env, pace, narinfo_size(&info), || {
+        done(env, info.fingerprint())
+    })
+}
+
+twin_nifs! {
+    /// `narinfo_fingerprint(%Chunker.Nix.NarInfo{})` -> `{:done, fingerprint}`.
+    fn narinfo_fingerprint / narinfo_fingerprint_dirty(info: Term<'a>)
+        = fingerprint(info);
 }

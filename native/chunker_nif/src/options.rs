@@ -5,9 +5,10 @@ use chunker_core::{ChunkerConfig, ConfigError, HashAlgorithm, SizeOption};
 use rustler::{Atom, Encoder, Env, NifResult, Term};
 
 use crate::atoms;
+use crate::error::NativeError;
 
 /// `hash:` option atom -> algorithm (`:none` -> `None`); any other atom is a bad argument.
-fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
+pub fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
     if atom == atoms::blake3() {
         Ok(Some(HashAlgorithm::Blake3))
     } else if atom == atoms::sha256() {
@@ -19,38 +20,22 @@ fn decode_hash(atom: Atom) -> NifResult<Option<HashAlgorithm>> {
     }
 }
 
-/// The sizes and `hash:` atom of a chunking call: `Ok(Err(term))` carries the
-/// `{:error, {:invalid_options, ...}}` term to return for sizes the core refuses; an unknown
-/// hash atom is a bad argument.
-pub fn decode_chunking<'a>(
-    env: Env<'a>,
+/// The sizes and `hash:` atom of a chunking call: `Ok(Err(error))` for sizes the core
+/// refuses; an unknown hash atom is a bad argument.
+pub fn decode_chunking(
     (min, avg, max): (u64, u64, u64),
     hash: Atom,
-) -> NifResult<Result<(ChunkerConfig, Option<HashAlgorithm>), Term<'a>>> {
+) -> NifResult<Result<(ChunkerConfig, Option<HashAlgorithm>), NativeError>> {
     let algo = decode_hash(hash)?;
     Ok(ChunkerConfig::from_u64(min, avg, max)
         .map(|config| (config, algo))
-        .map_err(|error| config_error(env, &error)))
+        .map_err(|error| NativeError::from(&error)))
 }
 
-/// `{:error, {:invalid_options, option, message}}`
-fn config_error<'a>(env: Env<'a>, error: &ConfigError) -> Term<'a> {
-    let option = match error.option {
-        SizeOption::Min => atoms::min_size(),
-        SizeOption::Avg => atoms::avg_size(),
-        SizeOption::Max => atoms::max_size(),
-    };
-    (
-        atoms::error(),
-        (atoms::invalid_options(), option, error.message.as_str()),
-    )
-        .encode(env)
-}
-
-/// Checks three size terms the way the chunking NIFs will, so that option errors surface
-/// before any data is touched. Integers of any size are accepted here and reported in the
-/// message; anything else is a bad argument (the Elixir side checks types first).
-/// Returns `:ok` or `{:error, {:invalid_options, option, message}}`.
+/// `validate_sizes(min, avg, max)` -> `:ok` or `{:error, {:invalid_options, message,
+/// %{option: name}}}`: checks three size terms the way the chunking NIFs will, so that option
+/// errors surface before any data is touched. Integers of any size are accepted here and
+/// reported in the message; anything else is a bad argument (the Elixir side checks types).
 #[rustler::nif]
 fn validate_sizes<'a>(
     env: Env<'a>,
@@ -69,7 +54,7 @@ fn validate_sizes<'a>(
     for ((option, term), slot) in sizes.into_iter().zip(values.iter_mut()) {
         match term.decode::<u64>() {
             Ok(value) => *slot = value,
-            Err(_) => {
+            Err(_) if term.is_integer() => {
                 let (lo, hi) = option.range();
                 let got = term
                     .decode::<i64>()
@@ -82,13 +67,14 @@ fn validate_sizes<'a>(
                         option.name()
                     ),
                 };
-                return Ok(config_error(env, &error));
+                return Ok(NativeError::from(&error).term(env));
             }
+            Err(error) => return Err(error),
         }
     }
     let [avg, min, max] = values;
     Ok(match ChunkerConfig::from_u64(min, avg, max) {
         Ok(_) => atoms::ok().encode(env),
-        Err(error) => config_error(env, &error),
+        Err(error) => NativeError::from(&error).term(env),
     })
 }

@@ -1,28 +1,31 @@
-//! The incremental chunker as a NIF resource: open, feed slices of binaries, finish.
+//! The incremental chunker as a NIF resource: open, feed binaries, finish; and one-shot
+//! chunking of a binary, which is the same machinery on a stream the caller never sees unless
+//! the work does not fit one call.
 //!
-//! A caller feeds `binary[from..from + len]`; a large binary is fed as consecutive slices so
-//! that no call runs long (see `Chunker.Schedule`). Every chunk that lies inside the binary of
-//! the current call is returned as a sub-binary of it, even when it spans the slices of that
-//! binary; only chunks that began in an earlier binary are copied (all of a call's copies
-//! into one new binary). In NAR-aware mode the input is parsed as a NAR as well, and the
-//! chunker cuts at the edges of large files' contents (`chunker_core::NarAwareChunker`). The
-//! resource is freed by the garbage collector when no process
-//! references it any more (e.g. its owner died); `stream_close/1` frees the buffers at once.
+//! A feed works through `binary[from..]` in steps (see `pace.rs`) until the binary is used up
+//! (`{:done, chunks}`) or the deadline passes (`{:cont, chunks, next_from}`). Every chunk that
+//! lies inside the binary being fed is returned as a sub-binary of it, even when it spans the
+//! steps of that binary; only chunks that began in an earlier binary are copied (all of a
+//! step's copies into one new binary). In NAR-aware mode the input is parsed as a NAR as well,
+//! and the chunker cuts at the edges of large files' contents
+//! (`chunker_core::NarAwareChunker`). The resource is freed by the garbage collector when no
+//! process references it any more (e.g. its owner died); `stream_close/1` frees the buffers
+//! at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use chunker_core::{Batch, Chunk, IncrementalChunker, NarAwareChunker, NarChunkError, Source};
+use chunker_core::{
+    Batch, Chunk, ChunkerConfig, HashAlgorithm, IncrementalChunker, NarAwareChunker, Source,
+};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
+use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::options::decode_chunking;
+use crate::pace::{twin_nifs, Pace, Steps, Work};
 use crate::terms::chunk_struct;
-use crate::timeslice;
-
-/// Streams currently alive (created and not yet dropped), for leak tests.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+use crate::test_hooks;
 
 pub struct ChunkStream {
     state: Mutex<StreamState>,
@@ -31,9 +34,11 @@ pub struct ChunkStream {
 
 struct StreamState {
     chunker: Chunking,
-    /// The binary the last call fed from, so that a later slice of the same binary can map
+    /// The binary the last call fed from, so that a later step of the same binary can map
     /// chunks back onto it.
     parent: Option<Parent>,
+    config: ChunkerConfig,
+    hash: Option<HashAlgorithm>,
 }
 
 enum Chunking {
@@ -72,19 +77,22 @@ impl Chunking {
     }
 }
 
-/// The error term for a failed feed or finish.
-fn chunking_error<'a>(env: Env<'a>, error: NarChunkError) -> Term<'a> {
-    match error {
-        NarChunkError::Nar(error) => (
-            atoms::error(),
-            (atoms::invalid_nar(), error.offset, error.to_string()),
-        )
-            .encode(env),
-        NarChunkError::Finished => (atoms::error(), atoms::stream_finished()).encode(env),
+impl StreamState {
+    /// What this stream's steps cost is learned as.
+    fn work(&self, pace: &Pace) -> Work {
+        let (hash, avg_size) = (self.hash, self.config.avg_size());
+        match self.chunker {
+            Chunking::Plain(_) => Work::Chunk {
+                hash,
+                avg_size,
+                parallel: !pace.is_normal(),
+            },
+            Chunking::Nar(_) => Work::NarChunk { hash, avg_size },
+        }
     }
 }
 
-/// A binary being fed slice by slice: identified by its data pointer and length (the caller
+/// A binary being fed step by step: identified by its data pointer and length (the caller
 /// keeps it alive between the calls), with the first of its bytes that was fed: its index in
 /// the binary and its input offset. Chunks starting at or after that offset lie in it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,6 +109,10 @@ impl Parent {
         let delta = usize::try_from(offset.checked_sub(self.first_offset)?).ok()?;
         self.first_index.checked_add(delta)
     }
+
+    fn is(&self, binary: &Binary<'_>) -> bool {
+        (self.address, self.len) == (binary.as_slice().as_ptr() as usize, binary.len())
+    }
 }
 
 #[rustler::resource_impl]
@@ -108,128 +120,185 @@ impl Resource for ChunkStream {}
 
 impl Drop for ChunkStream {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        test_hooks::stream_dropped();
     }
 }
 
-/// `{:ok, stream}` or `{:error, {:invalid_options, option, message}}`. With `nar_aware`, the
-/// input must be a NAR, and the contents of its files of at least `min` bytes start and end
-/// chunks.
+impl ChunkStream {
+    fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>, with_data: bool, nar: bool) -> Self {
+        let chunker = if nar {
+            let min_file_size = config.min_size() as u64;
+            Chunking::Nar(Box::new(NarAwareChunker::new(config, hash, min_file_size)))
+        } else {
+            Chunking::Plain(IncrementalChunker::new(config, hash))
+        };
+        test_hooks::stream_created();
+        Self {
+            state: Mutex::new(StreamState {
+                chunker,
+                parent: None,
+                config,
+                hash,
+            }),
+            with_data,
+        }
+    }
+}
+
+/// `stream_new({min, avg, max}, hash, with_data, nar_aware)` -> `{:ok, stream}` or
+/// `{:error, {:invalid_options, message, %{option: name}}}`. With `nar_aware`, the input must
+/// be a NAR, and the contents of its files of at least `min` bytes start and end chunks.
 #[rustler::nif]
 fn stream_new<'a>(
     env: Env<'a>,
-    min: u64,
-    avg: u64,
-    max: u64,
+    sizes: (u64, u64, u64),
     hash: Atom,
     with_data: bool,
     nar_aware: bool,
 ) -> NifResult<Term<'a>> {
-    let (config, algo) = match decode_chunking(env, (min, avg, max), hash)? {
+    let (config, algo) = match decode_chunking(sizes, hash)? {
         Ok(decoded) => decoded,
-        Err(error) => return Ok(error),
+        Err(error) => return Ok(error.term(env)),
     };
-    let chunker = if nar_aware {
-        Chunking::Nar(Box::new(NarAwareChunker::new(config, algo, min)))
-    } else {
-        Chunking::Plain(IncrementalChunker::new(config, algo))
-    };
-    LIVE.fetch_add(1, Ordering::Relaxed);
-    let stream = ResourceArc::new(ChunkStream {
-        state: Mutex::new(StreamState {
-            chunker,
-            parent: None,
-        }),
-        with_data,
-    });
+    let stream = ResourceArc::new(ChunkStream::new(config, algo, with_data, nar_aware));
     Ok((atoms::ok(), stream).encode(env))
 }
 
-/// `pool`: whether the call may use rayon's pool (dirty calls), or must do all its work on
-/// its own thread (normal-scheduler calls, which must never wait on the pool).
-fn feed<'a>(
+/// Feeds `binary[from..]` in steps until it is used up or the deadline passes. Returns the
+/// chunk terms and the index reached.
+fn feed_steps<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    stream: &ChunkStream,
+    state: &mut StreamState,
+    binary: Binary<'a>,
+    from: usize,
+) -> NifResult<Result<(Vec<Term<'a>>, usize), NativeError>> {
+    if from > binary.len() {
+        return Err(rustler::Error::BadArg);
+    }
+    state.chunker.use_pool(!pace.is_normal());
+    let mut steps = Steps::new(pace, state.work(pace), 4096);
+    let mut terms = Vec::new();
+    let mut at = from;
+    while at < binary.len() {
+        // A step may complete a chunk that holds the bytes buffered so far, and hash it.
+        let Some(size) = steps.next(state.chunker.buffered(), binary.len() - at) else {
+            break;
+        };
+        let end = at.saturating_add(size).min(binary.len());
+        let fed = steps.run(end - at, || feed_slice(env, stream, state, binary, at, end))?;
+        match fed {
+            Ok(chunks) => terms.extend(chunks),
+            Err(error) => return Ok(Err(error)),
+        }
+        at = end;
+    }
+    Ok(Ok((terms, at)))
+}
+
+/// Feeds `binary[from..end]`: the chunks it completed, as terms.
+fn feed_slice<'a>(
     env: Env<'a>,
     stream: &ChunkStream,
-    (binary, from, len): (Binary<'a>, usize, usize),
-    pool: bool,
-) -> NifResult<Term<'a>> {
-    let slice = from
-        .checked_add(len)
-        .and_then(|end| binary.as_slice().get(from..end))
+    state: &mut StreamState,
+    binary: Binary<'a>,
+    from: usize,
+    end: usize,
+) -> NifResult<Result<Vec<Term<'a>>, NativeError>> {
+    let slice = binary
+        .as_slice()
+        .get(from..end)
         .ok_or(rustler::Error::BadArg)?;
+    let position = state.chunker.position();
+    // A step continues the previous binary only if it is that binary and starts where the
+    // last step of it ended; anything else starts afresh.
+    let parent = match state.parent {
+        Some(p) if p.is(&binary) && p.index_of(position) == Some(from) => p,
+        _ => Parent {
+            address: binary.as_slice().as_ptr() as usize,
+            len: binary.len(),
+            first_index: from,
+            first_offset: position,
+        },
+    };
+    state.parent = Some(parent);
     let with_data = stream.with_data;
-    with_state(env, &stream.state, |state| {
-        let position = state.chunker.position();
-        let identity = (binary.as_slice().as_ptr() as usize, binary.len());
-        // A slice continues the previous binary only if it is that binary and starts where
-        // the last slice of it ended; anything else starts afresh.
-        let parent = match state.parent {
-            Some(p) if (p.address, p.len) == identity && p.index_of(position) == Some(from) => p,
-            _ => Parent {
-                address: identity.0,
-                len: identity.1,
-                first_index: from,
-                first_offset: position,
-            },
-        };
-        state.parent = Some(parent);
-        state.chunker.use_pool(pool);
-        let chunks = match &mut state.chunker {
-            Chunking::Plain(chunker) => match chunker.feed(slice) {
-                Ok(batch) => encode_batch(env, &batch, Some((binary, from, parent)), with_data)?,
-                Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
-            },
-            Chunking::Nar(chunker) => {
-                let mut terms = Vec::new();
-                let mut encoded = Ok(());
-                let fed = chunker.feed(slice, |batch, at| {
-                    if encoded.is_ok() {
-                        let slice_start = Some((binary, from + at, parent));
-                        encoded = encode_batch(env, &batch, slice_start, with_data)
-                            .map(|chunks| terms.extend(chunks));
-                    }
-                });
-                if let Err(error) = fed {
-                    return Ok(chunking_error(env, error));
+    Ok(match &mut state.chunker {
+        Chunking::Plain(chunker) => match chunker.feed(slice) {
+            Ok(batch) => Ok(encode_batch(
+                env,
+                &batch,
+                Some((binary, from, parent)),
+                with_data,
+            )?),
+            Err(error) => Err(error.into()),
+        },
+        Chunking::Nar(chunker) => {
+            let mut terms = Vec::new();
+            let mut encoded = Ok(());
+            let fed = chunker.feed(slice, |batch, at| {
+                if encoded.is_ok() {
+                    let slice_start = Some((binary, from + at, parent));
+                    encoded = encode_batch(env, &batch, slice_start, with_data)
+                        .map(|chunks| terms.extend(chunks));
                 }
-                encoded?;
-                terms
-            }
-        };
-        let buffered = state.chunker.buffered();
-        Ok((atoms::ok(), chunks, buffered).encode(env))
+            });
+            encoded?;
+            fed.map(|()| terms).map_err(NativeError::from)
+        }
     })
 }
 
-/// `last` is the binary of the last feed, if the caller still has it: chunks that lie in it
-/// are returned as sub-binaries of it instead of copies.
-fn finish<'a>(
+/// `{:done, chunks}` when `at` reached the end of `binary`, else `{:cont, chunks, at}`.
+fn fed_reply<'a>(env: Env<'a>, terms: Vec<Term<'a>>, at: usize, binary: &Binary<'a>) -> Term<'a> {
+    if at >= binary.len() {
+        (atoms::done(), terms).encode(env)
+    } else {
+        (atoms::cont(), terms, at).encode(env)
+    }
+}
+
+fn feed<'a>(
     env: Env<'a>,
-    stream: &ChunkStream,
-    last: Term<'a>,
-    pool: bool,
+    pace: &Pace,
+    stream: ResourceArc<ChunkStream>,
+    binary: Binary<'a>,
+    from: usize,
 ) -> NifResult<Term<'a>> {
-    let with_data = stream.with_data;
-    let last = match last.decode::<Binary<'a>>() {
-        Ok(binary) => Some(binary),
-        Err(_) if last.is_atom() => None,
-        Err(error) => return Err(error),
-    };
     with_state(env, &stream.state, |state| {
-        let fed = match (last, state.parent) {
-            (Some(binary), Some(parent))
-                if (parent.address, parent.len)
-                    == (binary.as_slice().as_ptr() as usize, binary.len()) =>
-            {
-                Some((binary, 0, parent))
-            }
-            _ => None,
-        };
-        state.chunker.use_pool(pool);
-        let chunks = match &mut state.chunker {
+        Ok(match feed_steps(env, pace, &stream, state, binary, from)? {
+            Ok((terms, at)) => fed_reply(env, terms, at, &binary),
+            Err(error) => error.term(env),
+        })
+    })
+}
+
+/// Finishes the stream: the chunks of what it still holds, or `None` if that is not expected
+/// to fit this normal-scheduler call (it hashes the bytes held, which cannot be split).
+fn finish_state<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    stream: &ChunkStream,
+    state: &mut StreamState,
+    last: Option<Binary<'a>>,
+) -> NifResult<Option<Result<Vec<Term<'a>>, NativeError>>> {
+    let work = state.work(pace);
+    if pace.is_normal() && !pace.fits(work, state.chunker.buffered()) {
+        return Ok(None);
+    }
+    let fed = match (last, state.parent) {
+        (Some(binary), Some(parent)) if parent.is(&binary) => Some((binary, 0, parent)),
+        _ => None,
+    };
+    let with_data = stream.with_data;
+    state.chunker.use_pool(!pace.is_normal());
+    let buffered = state.chunker.buffered();
+    let result = pace.measure(work, buffered, || -> NifResult<_> {
+        Ok(match &mut state.chunker {
             Chunking::Plain(chunker) => match chunker.finish() {
-                Ok(batch) => encode_batch(env, &batch, fed, with_data)?,
-                Err(_) => return Ok((atoms::error(), atoms::stream_finished()).encode(env)),
+                Ok(batch) => Ok(encode_batch(env, &batch, fed, with_data)?),
+                Err(error) => Err(NativeError::from(error)),
             },
             Chunking::Nar(chunker) => {
                 let mut terms = Vec::new();
@@ -240,16 +309,37 @@ fn finish<'a>(
                             .map(|chunks| terms.extend(chunks));
                     }
                 });
-                if let Err(error) = finished {
-                    return Ok(chunking_error(env, error));
-                }
                 encoded?;
-                terms
+                finished.map(|()| terms).map_err(NativeError::from)
             }
-        };
+        })
+    })?;
+    if result.is_ok() {
         state.chunker.release();
         state.parent = None;
-        Ok((atoms::ok(), chunks).encode(env))
+    }
+    Ok(Some(result))
+}
+
+/// `last` is the binary of the last feed (or `nil`), if the caller still has it: chunks that
+/// lie in it are returned as sub-binaries of it instead of copies.
+fn finish<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    stream: ResourceArc<ChunkStream>,
+    last: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let last = match last.decode::<Binary<'a>>() {
+        Ok(binary) => Some(binary),
+        Err(_) if last.is_atom() => None,
+        Err(error) => return Err(error),
+    };
+    with_state(env, &stream.state, |state| {
+        Ok(match finish_state(env, pace, &stream, state, last)? {
+            Some(Ok(terms)) => (atoms::done(), terms).encode(env),
+            Some(Err(error)) => error.term(env),
+            None => (atoms::cont(), Vec::<Term>::new(), atoms::nil()).encode(env),
+        })
     })
 }
 
@@ -311,53 +401,62 @@ fn spanning_binary<'a>(
     binary.into()
 }
 
-/// `stream_feed(stream, binary, from, len)` -> `{:ok, chunks, buffered_bytes}` for the chunks
-/// completed by `binary[from..from+len]`; normal scheduler.
+twin_nifs! {
+    /// `stream_feed(stream, binary, from)` -> `{:done, chunks}` once `binary[from..]` is fed,
+    /// `{:cont, chunks, next_from}` when the deadline came first, or `{:error, {...}}`.
+    fn stream_feed / stream_feed_dirty(stream: ResourceArc<ChunkStream>, binary: Binary<'a>, from: usize)
+        = feed(stream, binary, from);
+}
+
+twin_nifs! {
+    /// `stream_finish(stream, last_binary | nil)` -> `{:done, chunks}` for the rest of the
+    /// input (the stream is finished and its buffers freed), or `{:cont, [], nil}` when a
+    /// normal call could not hash what the stream holds in time: call the dirty twin.
+    fn stream_finish / stream_finish_dirty(stream: ResourceArc<ChunkStream>, last: Term<'a>)
+        = finish(stream, last);
+}
+
+/// `chunk(binary, {min, avg, max}, hash, with_data)` -> `{:done, chunks}`, or
+/// `{:cont, chunks, stream, from}` when the binary is too large for one normal-scheduler call:
+/// the caller goes on feeding `binary[from..]` to `stream` (dirty), then finishes it with
+/// `binary`. Every chunk is a sub-binary of `binary`. Options errors as `stream_new/4`.
 #[rustler::nif]
-fn stream_feed<'a>(
+fn chunk<'a>(
     env: Env<'a>,
-    stream: ResourceArc<ChunkStream>,
     binary: Binary<'a>,
-    from: usize,
-    len: usize,
+    sizes: (u64, u64, u64),
+    hash: Atom,
+    with_data: bool,
 ) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || feed(env, &stream, (binary, from, len), false))
+    let pace = Pace::normal();
+    let (config, algo) = match decode_chunking(sizes, hash)? {
+        Ok(decoded) => decoded,
+        Err(error) => return Ok(error.term(env)),
+    };
+    let stream = ResourceArc::new(ChunkStream::new(config, algo, with_data, false));
+    let reply = with_state(env, &stream.state, |state| {
+        let (mut terms, at) = match feed_steps(env, &pace, &stream, state, binary, 0)? {
+            Ok(fed) => fed,
+            Err(error) => return Ok(error.term(env)),
+        };
+        if at == binary.len() {
+            match finish_state(env, &pace, &stream, state, Some(binary))? {
+                Some(Ok(tail)) => {
+                    terms.extend(tail);
+                    return Ok((atoms::done(), terms).encode(env));
+                }
+                Some(Err(error)) => return Ok(error.term(env)),
+                None => {}
+            }
+        }
+        Ok((atoms::cont(), terms, stream.clone(), at).encode(env))
+    });
+    pace.charge(env);
+    reply
 }
 
-/// `stream_feed/4` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn stream_feed_dirty<'a>(
-    env: Env<'a>,
-    stream: ResourceArc<ChunkStream>,
-    binary: Binary<'a>,
-    from: usize,
-    len: usize,
-) -> NifResult<Term<'a>> {
-    feed(env, &stream, (binary, from, len), true)
-}
-
-/// `stream_finish(stream, last_binary | nil)` -> `{:ok, chunks}` for the rest of the input;
-/// the stream is finished and its buffers freed. Normal scheduler.
-#[rustler::nif]
-fn stream_finish<'a>(
-    env: Env<'a>,
-    stream: ResourceArc<ChunkStream>,
-    last: Term<'a>,
-) -> NifResult<Term<'a>> {
-    timeslice::charged(env, || finish(env, &stream, last, false))
-}
-
-/// `stream_finish/2` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn stream_finish_dirty<'a>(
-    env: Env<'a>,
-    stream: ResourceArc<ChunkStream>,
-    last: Term<'a>,
-) -> NifResult<Term<'a>> {
-    finish(env, &stream, last, true)
-}
-
-/// Frees the stream's buffers now; it behaves as finished afterwards. Always `:ok`.
+/// `stream_close(stream)` -> `:ok`: frees the stream's buffers now; it behaves as finished
+/// afterwards.
 #[rustler::nif]
 fn stream_close(stream: ResourceArc<ChunkStream>) -> Atom {
     // A busy stream is in use by a dirty call; the garbage collector will free it.
@@ -366,10 +465,4 @@ fn stream_close(stream: ResourceArc<ChunkStream>) -> Atom {
         state.parent = None;
     }
     atoms::ok()
-}
-
-/// Number of stream resources alive in this VM.
-#[rustler::nif]
-fn live_streams() -> usize {
-    LIVE.load(Ordering::Relaxed)
 }

@@ -1,5 +1,6 @@
-//! Streaming decompression of each format, the input fed in two pieces and output drawn in
-//! small budgets: the result must agree with one-shot decompression of the same bytes.
+//! Streaming decompression of each format, and with the format detected, the input fed in two
+//! pieces and output drawn in small budgets: the result must agree with one-shot decompression
+//! of the same bytes.
 #![no_main]
 
 use chunker_core::compression::{decompress, Decoder, Format, VecSink};
@@ -11,16 +12,18 @@ fuzz_target!(|input: &[u8]| {
     let [selector, split, data @ ..] = input else {
         return;
     };
-    let format = match selector % 4 {
-        0 => Format::Zstd,
-        1 => Format::Lz4,
-        2 => Format::Xz,
-        _ => Format::Bzip2,
+    let format = match selector % 5 {
+        0 => Some(Format::Zstd),
+        1 => Some(Format::Lz4),
+        2 => Some(Format::Xz),
+        3 => Some(Format::Bzip2),
+        _ => None,
     };
     let split = usize::from(*split).min(data.len());
     let (first, second) = data.split_at(split);
-    let Ok(mut decoder) = Decoder::new(format, LIMIT) else {
-        return;
+    let mut decoder = match format {
+        Some(format) => Decoder::new(format, LIMIT),
+        None => Decoder::detecting(LIMIT),
     };
     let mut out = Vec::new();
     let streamed = (|| {
@@ -41,7 +44,7 @@ fuzz_target!(|input: &[u8]| {
         }
         decoder.finish(&mut sink)
     })();
-    let one_shot = decompress(data, Some(format), LIMIT);
+    let one_shot = decompress(data, format, LIMIT);
     match (streamed, one_shot) {
         (Ok(()), Ok(whole)) => assert_eq!(out, whole),
         (Ok(()), Err(error)) => panic!("stream accepted what one-shot refused: {error}"),

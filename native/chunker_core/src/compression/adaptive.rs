@@ -6,7 +6,6 @@
 //! a sample of the bytes; and, when those pass, compressing and keeping the result only if it
 //! is small enough.
 
-use super::encoder::resolve_level;
 use super::error::CompressionError;
 use super::format::{detect, Detected, Format, Level};
 use super::oneshot::compress_to;
@@ -36,6 +35,67 @@ pub struct AdaptiveOptions {
     pub max_entropy: f64,
 }
 
+impl AdaptiveOptions {
+    /// The ratio threshold used when none is given.
+    pub const DEFAULT_MAX_RATIO: f64 = 0.9;
+    /// The entropy threshold used when none is given, in bits per byte.
+    pub const DEFAULT_MAX_ENTROPY: f64 = 7.5;
+
+    /// Options for `format` at `level`, with the thresholds given or their defaults
+    /// ([`Self::DEFAULT_MAX_RATIO`], [`Self::DEFAULT_MAX_ENTROPY`]). A ratio must be a positive
+    /// number and an entropy one from 0 to 8 bits per byte; a level must be for `format`.
+    ///
+    /// ```
+    /// use chunker_core::compression::adaptive::AdaptiveOptions;
+    /// use chunker_core::compression::Format;
+    /// assert!(AdaptiveOptions::new(Format::Zstd, None, Some(0.5), None).is_ok());
+    /// assert!(AdaptiveOptions::new(Format::Zstd, None, None, Some(9.0)).is_err());
+    /// ```
+    pub fn new(
+        format: Format,
+        level: Option<Level>,
+        max_ratio: Option<f64>,
+        max_entropy: Option<f64>,
+    ) -> Result<Self, CompressionError> {
+        Level::resolve(format, level)?;
+        let max_ratio = max_ratio.unwrap_or(Self::DEFAULT_MAX_RATIO);
+        if !(max_ratio.is_finite() && max_ratio > 0.0) {
+            return Err(CompressionError::InvalidOptions(format!(
+                "max_ratio must be a positive number, got: {max_ratio}"
+            )));
+        }
+        let max_entropy = max_entropy.unwrap_or(Self::DEFAULT_MAX_ENTROPY);
+        if !(0.0..=8.0).contains(&max_entropy) {
+            return Err(CompressionError::InvalidOptions(format!(
+                "max_entropy must be a number from 0 to 8 (bits per byte), got: {max_entropy}"
+            )));
+        }
+        Ok(Self {
+            format,
+            level,
+            max_ratio,
+            max_entropy,
+        })
+    }
+
+    /// Why `data` should be stored without even trying to compress it, if it should: it
+    /// starts like a compressed file, or its sampled entropy is at least `max_entropy`.
+    pub fn precheck(&self, data: &[u8]) -> Option<Skip> {
+        if let Some(kind) = compressed_kind(data) {
+            return Some(Skip::AlreadyCompressed(kind));
+        }
+        let entropy = sampled_entropy(data);
+        (entropy >= self.max_entropy).then_some(Skip::HighEntropy(entropy))
+    }
+
+    /// Why `original` bytes compressed to `compressed` bytes should be stored as they are, if
+    /// they should: the ratio is above `max_ratio`.
+    pub fn judge(&self, original: usize, compressed: usize) -> Option<Skip> {
+        let ratio = compressed as f64 / original.max(1) as f64;
+        (ratio > self.max_ratio).then_some(Skip::NoGain(ratio))
+    }
+}
+
 impl Default for AdaptiveOptions {
     /// zstd at its default level, keeping results of at most 90% of the input, skipping data
     /// of 7.5 bits of entropy per byte or more.
@@ -43,8 +103,8 @@ impl Default for AdaptiveOptions {
         Self {
             format: Format::Zstd,
             level: None,
-            max_ratio: 0.9,
-            max_entropy: 7.5,
+            max_ratio: Self::DEFAULT_MAX_RATIO,
+            max_entropy: Self::DEFAULT_MAX_ENTROPY,
         }
     }
 }
@@ -133,21 +193,13 @@ pub fn compress_adaptive_to(
     options: &AdaptiveOptions,
     sink: &mut dyn Sink,
 ) -> Result<Option<Skip>, CompressionError> {
-    resolve_level(options.format, options.level)?;
-    if let Some(kind) = compressed_kind(data) {
-        return Ok(Some(Skip::AlreadyCompressed(kind)));
-    }
-    let entropy = sampled_entropy(data);
-    if entropy >= options.max_entropy {
-        return Ok(Some(Skip::HighEntropy(entropy)));
+    Level::resolve(options.format, options.level)?;
+    if let Some(skip) = options.precheck(data) {
+        return Ok(Some(skip));
     }
     let start = sink.written();
     compress_to(data, options.format, options.level, sink)?;
-    let ratio = (sink.written() - start) as f64 / data.len().max(1) as f64;
-    if ratio > options.max_ratio {
-        return Ok(Some(Skip::NoGain(ratio)));
-    }
-    Ok(None)
+    Ok(options.judge(data.len(), sink.written() - start))
 }
 
 /// Compresses `data` unless that is not worth it: data that already starts like a

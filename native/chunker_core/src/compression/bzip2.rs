@@ -2,8 +2,7 @@
 
 use bzip2::{Action, Compress, Compression, Decompress, Status};
 
-use super::decoder::{Output, Progress, Step};
-use super::encoder::StepEncoder;
+use super::codec::{Output, Progress, Step, StepEncoder};
 use super::error::CompressionError;
 use super::format::is_bzip2_magic;
 
@@ -21,6 +20,7 @@ fn error(error: bzip2::Error) -> CompressionError {
 /// A streaming bzip2 compressor.
 pub(crate) struct Bzip2Encoder {
     compress: Compress,
+    level: u32,
 }
 
 impl Bzip2Encoder {
@@ -31,7 +31,13 @@ impl Bzip2Encoder {
             .ok_or_else(|| CompressionError::InvalidOptions(format!("bzip2 level {level}")))?;
         Ok(Self {
             compress: Compress::new(Compression::new(level), WORK_FACTOR),
+            level,
         })
+    }
+
+    /// The size of its blocks, which are sorted whole: 100 kB per level.
+    pub(crate) fn block_size(&self) -> usize {
+        self.level as usize * 100_000
     }
 }
 

@@ -1,6 +1,7 @@
 //! Push-style compression.
 
 use super::bzip2::Bzip2Encoder;
+use super::codec::{drive_finish, drive_update};
 use super::error::CompressionError;
 use super::format::{Format, Level};
 use super::lz4::Lz4Encoder;
@@ -8,71 +9,11 @@ use super::sink::Sink;
 use super::xz::XzEncoder;
 use super::zstd::ZstdEncoder;
 
-/// An encoder driven through one `process(input, output, finish)` call, as liblzma and
-/// libbzip2 are: [`drive_update`] and [`drive_finish`] do the looping and the sink.
-pub(crate) trait StepEncoder {
-    /// Runs the codec on `input` into `output` (ending the stream when `finish`); returns
-    /// the input bytes taken, the output bytes written, and whether the stream has ended.
-    fn process(
-        &mut self,
-        input: &[u8],
-        output: &mut [u8],
-        finish: bool,
-    ) -> Result<(usize, usize, bool), CompressionError>;
-}
-
-/// Output granule for step encoders.
-const STEP_OUTPUT: usize = 1 << 18;
-
-/// Compresses all of `input` with a step encoder.
-pub(crate) fn drive_update(
-    encoder: &mut impl StepEncoder,
-    input: &[u8],
-    sink: &mut dyn Sink,
-) -> Result<(), CompressionError> {
-    let mut rest = input;
-    while !rest.is_empty() {
-        let room = sink.spare(STEP_OUTPUT, usize::MAX)?;
-        let (taken, written, _) = encoder.process(rest, room, false)?;
-        sink.commit(written);
-        rest = rest.get(taken..).unwrap_or_default();
-    }
-    Ok(())
-}
-
-/// Ends a step encoder's stream, writing what it still holds.
-pub(crate) fn drive_finish(
-    encoder: &mut impl StepEncoder,
-    sink: &mut dyn Sink,
-) -> Result<(), CompressionError> {
-    loop {
-        let room = sink.spare(STEP_OUTPUT, usize::MAX)?;
-        let (_, written, ended) = encoder.process(&[], room, true)?;
-        sink.commit(written);
-        if ended {
-            return Ok(());
-        }
-    }
-}
-
 enum Kind {
     Zstd(ZstdEncoder),
     Lz4(Lz4Encoder),
     Xz(XzEncoder),
     Bzip2(Bzip2Encoder),
-}
-
-/// The numeric level to use for `format`: `level`'s (which must be for that format) or the
-/// format's default.
-pub(crate) fn resolve_level(format: Format, level: Option<Level>) -> Result<i32, CompressionError> {
-    match level {
-        Some(level) if level.format() != format => Err(CompressionError::InvalidOptions(format!(
-            "a level for {} was given to compress {format}",
-            level.format()
-        ))),
-        Some(level) => Ok(level.value()),
-        None => Ok(Level::default_for(format).value()),
-    }
 }
 
 /// A streaming compressor writing one frame (stream) of `format`.
@@ -124,7 +65,7 @@ impl Encoder {
         level: Option<Level>,
         size: Option<u64>,
     ) -> Result<Self, CompressionError> {
-        let value = resolve_level(format, level)?;
+        let value = Level::resolve(format, level)?;
         let kind = match format {
             Format::Zstd => Kind::Zstd(ZstdEncoder::new(value, size)?),
             Format::Lz4 => Kind::Lz4(match size.and_then(|s| usize::try_from(s).ok()) {
@@ -146,6 +87,18 @@ impl Encoder {
     /// The format being written.
     pub fn format(&self) -> Format {
         self.format
+    }
+
+    /// How much input the encoder gathers before it does its work in one indivisible burst:
+    /// a zstd block (128 KiB), an LZ4 block, a bzip2 block (100 kB per level); xz works as
+    /// the input comes (0). Feeding less than this per call makes calls cheap and bursty.
+    pub fn block_size(&self) -> usize {
+        match &self.kind {
+            Kind::Zstd(_) => 128 * 1024,
+            Kind::Lz4(e) => e.block_max(),
+            Kind::Xz(_) => 0,
+            Kind::Bzip2(e) => e.block_size(),
+        }
     }
 
     /// Compresses all of `input` (the compressor may keep some of it until later calls).

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::format::{Detected, Format};
+
 /// A compression or decompression failure. [`reason`](Self::reason) is a short stable name
 /// for matching on (the Elixir side uses it as the error's reason atom).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +12,16 @@ pub enum CompressionError {
     InvalidOptions(String),
     /// The data does not start with the magic bytes of any supported format.
     UnknownFormat,
+    /// The data was said to be in one format and is not: its first frame is another format's,
+    /// or none.
+    FormatMismatch {
+        /// The format the data was said to be in.
+        expected: Format,
+        /// What its first frame is.
+        found: Detected,
+        /// Input offset of that frame (after any skippable frames).
+        offset: u64,
+    },
     /// The data is in a format (or a variant of one) that is recognized but not supported.
     UnsupportedFormat(String),
     /// The decompressed output would be larger than the limit.
@@ -35,13 +47,15 @@ pub enum CompressionError {
 }
 
 impl CompressionError {
-    /// The reason as a short name: `invalid_options`, `unknown_format`, `unsupported_format`,
+    /// The reason as a short name: `invalid_options`, `unknown_format`, `format_mismatch`,
+    /// `unsupported_format`,
     /// `size_exceeded`, `truncated`, `trailing_data`, `corrupt`, `memory_limit`,
     /// `out_of_memory`, `finished`.
     pub fn reason(&self) -> &'static str {
         match self {
             CompressionError::InvalidOptions(_) => "invalid_options",
             CompressionError::UnknownFormat => "unknown_format",
+            CompressionError::FormatMismatch { .. } => "format_mismatch",
             CompressionError::UnsupportedFormat(_) => "unsupported_format",
             CompressionError::SizeExceeded { .. } => "size_exceeded",
             CompressionError::Truncated => "truncated",
@@ -61,6 +75,23 @@ impl fmt::Display for CompressionError {
             CompressionError::UnknownFormat => {
                 f.write_str("unknown format: no zstd, lz4, xz or bzip2 magic bytes")
             }
+            CompressionError::FormatMismatch {
+                expected,
+                found,
+                offset,
+            } => match found {
+                Detected::Format(format) => {
+                    write!(
+                        f,
+                        "not {expected} data: it is {format} (at offset {offset})"
+                    )
+                }
+                Detected::Gzip => write!(f, "not {expected} data: it is gzip (at offset {offset})"),
+                Detected::Unknown => write!(
+                    f,
+                    "not {expected} data: no {expected} frame starts at offset {offset}"
+                ),
+            },
             CompressionError::UnsupportedFormat(what) => write!(f, "unsupported format: {what}"),
             CompressionError::SizeExceeded { limit } => {
                 write!(f, "decompressed data exceeds the limit of {limit} bytes")

@@ -85,6 +85,21 @@ impl Level {
         Ok(Self { format, value })
     }
 
+    /// The numeric level to use for `format`: `level`'s (which must be for that format) or
+    /// the format's default.
+    pub(crate) fn resolve(format: Format, level: Option<Level>) -> Result<i32, CompressionError> {
+        match level {
+            Some(level) if level.format() != format => {
+                Err(CompressionError::InvalidOptions(format!(
+                    "a level for {} was given to compress {format}",
+                    level.format()
+                )))
+            }
+            Some(level) => Ok(level.value()),
+            None => Ok(Level::default_for(format).value()),
+        }
+    }
+
     /// The format this level is for.
     pub fn format(&self) -> Format {
         self.format

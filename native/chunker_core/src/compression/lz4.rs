@@ -15,7 +15,7 @@ use std::hash::Hasher as _;
 use lz4_flex::block::{self, CompressTable};
 use twox_hash::XxHash32;
 
-use super::decoder::{Output, Progress, Step};
+use super::codec::{Output, Progress, Step};
 use super::error::CompressionError;
 use super::format::{is_lz4_magic, is_skippable_magic, read_u32_le};
 use super::sink::Sink;
@@ -63,6 +63,11 @@ pub(crate) struct Lz4Encoder {
 }
 
 impl Lz4Encoder {
+    /// The size of its blocks: input is gathered and compressed a block at a time.
+    pub(crate) fn block_max(&self) -> usize {
+        self.block_max
+    }
+
     /// A compressor with 4 MiB blocks, for input of unknown size.
     pub(crate) fn new() -> Self {
         Self::with_code(7, None)
@@ -195,6 +200,16 @@ pub(crate) fn first_block_max(data: &[u8]) -> Option<usize> {
         return None;
     }
     block_max_for(data.get(5)? >> 4)
+}
+
+/// The content size the LZ4 frame at the start of `data` declares, if it declares one (flag
+/// bit 3 of its descriptor; the size follows the block descriptor byte).
+pub(crate) fn declared_size(data: &[u8]) -> Option<u64> {
+    if !is_lz4_magic(data) || data.get(4)? & 0x08 == 0 {
+        return None;
+    }
+    let size: [u8; 8] = data.get(6..14)?.try_into().ok()?;
+    Some(u64::from_le_bytes(size))
 }
 
 /// Compresses all of `data` as one frame into `sink`.

@@ -16,6 +16,7 @@
 pub mod adaptive;
 mod batch;
 mod bzip2;
+mod codec;
 mod decoder;
 mod encoder;
 mod error;
@@ -27,13 +28,13 @@ mod xz;
 mod zstd;
 
 pub use batch::{compress_many, compress_many_to, decompress_many, decompress_many_to};
-pub use decoder::{Decoder, Step};
+pub use codec::Step;
+pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::CompressionError;
 pub use format::{detect, Detected, Format, Level};
 pub use oneshot::{
     compress, compress_into, compress_to, decompress, decompress_into, decompress_to,
-    resolve_format,
 };
 pub use sink::{grown_capacity, Sink, VecSink};
 

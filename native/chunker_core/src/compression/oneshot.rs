@@ -1,9 +1,9 @@
 //! Compressing and decompressing whole inputs held in memory.
 
 use super::decoder::Decoder;
-use super::encoder::{resolve_level, Encoder};
+use super::encoder::Encoder;
 use super::error::CompressionError;
-use super::format::{detect, Detected, Format, Level};
+use super::format::{Format, Level};
 use super::sink::{Sink, VecSink};
 use super::{lz4, zstd};
 
@@ -46,9 +46,9 @@ pub fn compress_to(
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
     match format {
-        Format::Zstd => zstd::compress_oneshot(data, resolve_level(format, level)?, sink),
+        Format::Zstd => zstd::compress_oneshot(data, Level::resolve(format, level)?, sink),
         Format::Lz4 => {
-            resolve_level(format, level)?;
+            Level::resolve(format, level)?;
             lz4::compress_oneshot(data, sink)
         }
         Format::Xz | Format::Bzip2 => {
@@ -56,15 +56,6 @@ pub fn compress_to(
             encoder.update(data, sink)?;
             encoder.finish(sink)
         }
-    }
-}
-
-/// The format of `data`: `format` if given, else detected from its magic bytes.
-pub fn resolve_format(data: &[u8], format: Option<Format>) -> Result<Format, CompressionError> {
-    match (format, detect(data)) {
-        (Some(format), _) | (None, Detected::Format(format)) => Ok(format),
-        (None, Detected::Gzip) => Err(CompressionError::UnsupportedFormat("gzip".to_string())),
-        (None, Detected::Unknown) => Err(CompressionError::UnknownFormat),
     }
 }
 
@@ -99,8 +90,10 @@ pub fn decompress_to(
     limit: u64,
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
-    let format = resolve_format(data, format)?;
-    let mut decoder = Decoder::new(format, limit)?;
+    let mut decoder = match format {
+        Some(format) => Decoder::new(format, limit),
+        None => Decoder::detecting(limit),
+    };
     decoder.reserve_up_to(Decoder::reservation_for(data.len()));
     let mut rest = data;
     loop {

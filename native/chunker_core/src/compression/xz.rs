@@ -2,8 +2,7 @@
 
 use liblzma::stream::{Action, Check, Error as LzmaError, Status, Stream, CONCATENATED};
 
-use super::decoder::{Output, Progress, Step};
-use super::encoder::StepEncoder;
+use super::codec::{Output, Progress, Step, StepEncoder};
 use super::error::CompressionError;
 
 /// Output granule for compression and the largest output region of a decoding step.

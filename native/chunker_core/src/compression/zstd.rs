@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use zstd_safe::zstd_sys::ZSTD_EndDirective;
 use zstd_safe::{CCtx, CParameter, DCtx, InBuffer, OutBuffer};
 
-use super::decoder::{Output, Progress, Step};
+use super::codec::{Output, Progress, Step};
 use super::error::CompressionError;
 use super::format::{is_skippable_magic, is_zstd_magic};
 use super::sink::Sink;
@@ -45,6 +45,11 @@ fn give_back<T>(pool: &Mutex<Vec<T>>, context: T) {
             contexts.push(context);
         }
     }
+}
+
+/// The content size the zstd frame at the start of `data` declares, if it declares one.
+pub(crate) fn declared_size(data: &[u8]) -> Option<u64> {
+    zstd_safe::get_frame_content_size(data).ok().flatten()
 }
 
 fn error(code: usize) -> CompressionError {

@@ -1,11 +1,11 @@
 //! Writing the NAR of a file, symlink or directory tree, as `nix-store --dump` does.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::file::{ConsistentFile, Follow, FsError};
 
 use super::MAGIC;
 
@@ -21,8 +21,7 @@ enum Work {
     CloseNode,
     /// The rest of a regular file's contents, then its padding.
     Contents {
-        file: File,
-        path: PathBuf,
+        file: ConsistentFile,
         left: u64,
         padding: usize,
     },
@@ -34,9 +33,10 @@ enum Work {
 ///
 /// The output is byte-identical to `nix-store --dump`: entries sorted by the bytes of their
 /// names, a file executable when its owner-execute bit is set, symlink targets as stored.
-/// Other file types (sockets, devices, FIFOs) are errors, as in Nix. A file that shrinks
-/// while it is read, or is replaced by another kind of file between being listed and being
-/// opened, is an error (of kind `UnexpectedEof`); one that grows is read up to the size it had.
+/// Other file types (sockets, devices, FIFOs) are errors, as in Nix. A file that changes while
+/// it is read (see [`ConsistentFile`]), or is replaced by another kind of file between being
+/// listed and being opened, is an error; one that grows is read up to the size it had. Errors
+/// are [`FsError`]s inside [`io::Error`]s ([`FsError::io`] takes them back out).
 ///
 /// ```no_run
 /// use std::io::Read;
@@ -74,19 +74,19 @@ impl Dump {
                 put_string(out, b"(");
                 put_string(out, b"type");
                 if kind.is_file() {
-                    let (file, metadata) = open_regular(&path)?;
+                    let file =
+                        ConsistentFile::open(&path, Follow::Nothing).map_err(FsError::into_io)?;
                     put_string(out, b"regular");
-                    if metadata.permissions().mode() & 0o100 != 0 {
+                    if file.mode() & 0o100 != 0 {
                         put_string(out, b"executable");
                         put_string(out, b"");
                     }
                     put_string(out, b"contents");
-                    let size = metadata.len();
+                    let size = file.size().unwrap_or_default();
                     out.extend_from_slice(&size.to_le_bytes());
                     self.stack.push(Work::CloseNode);
                     self.stack.push(Work::Contents {
                         file,
-                        path,
                         left: size,
                         padding: padding(size),
                     });
@@ -110,13 +110,7 @@ impl Dump {
                     self.stack.push(Work::CloseNode);
                     self.stack.push(Work::Entries(path, names));
                 } else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        format!(
-                            "{}: not a regular file, directory or symlink",
-                            path.display()
-                        ),
-                    ));
+                    return Err(FsError::unsupported(&path).into_io());
                 }
             }
             Work::Entries(path, mut names) => {
@@ -159,27 +153,21 @@ impl Read for Dump {
                 None => return Ok(0),
                 Some(Work::Contents {
                     mut file,
-                    path,
                     left,
                     padding,
                 }) => {
                     if left == 0 {
+                        // The end: the file must still be what was listed and opened.
+                        file.read(&mut [0u8; 1]).map_err(FsError::into_io)?;
                         self.pending.resize(padding, 0);
                         continue;
                     }
                     let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
                     let n = file
                         .read(buf.get_mut(..want).unwrap_or_default())
-                        .map_err(|e| at(&path, e))?;
-                    if n == 0 {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            format!("{}: the file shrank while it was read", path.display()),
-                        ));
-                    }
+                        .map_err(FsError::into_io)?;
                     self.stack.push(Work::Contents {
                         file,
-                        path,
                         left: left - n as u64,
                         padding,
                     });
@@ -191,38 +179,9 @@ impl Read for Dump {
     }
 }
 
-/// Opens a file found to be a regular file, and takes its mode and size from the open file:
-/// if it was replaced in between, a symlink is not followed (`O_NOFOLLOW`) and a FIFO does not
-/// block the open (`O_NONBLOCK`); either is then reported as a changed file.
-fn open_regular(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
-    let changed = || {
-        io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("{}: the file changed while it was read", path.display()),
-        )
-    };
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                changed()
-            } else {
-                at(path, e)
-            }
-        })?;
-    let metadata = file.metadata().map_err(|e| at(path, e))?;
-    if metadata.is_file() {
-        Ok((file, metadata))
-    } else {
-        Err(changed())
-    }
-}
-
-/// The error with the path it happened at, keeping its kind.
+/// The error with the path it happened at.
 fn at(path: &Path, error: io::Error) -> io::Error {
-    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+    FsError::io("read", path, &error).into_io()
 }
 
 fn put_string(out: &mut Vec<u8>, s: &[u8]) {

@@ -22,6 +22,9 @@ const TARGET_MAX: u64 = 65536;
 /// carries its path: without a bound, a NAR of deeply nested long names costs memory and
 /// time quadratic in its size.
 const PATH_MAX: usize = 4096;
+/// What input that does not start with a NAR's magic string is told.
+const NOT_A_NAR: &str = "not a NAR: it does not start with the string \"nix-archive-1\"";
+
 /// Longest tag: "nix-archive-1".
 const TAG_MAX: u64 = 16;
 
@@ -370,6 +373,7 @@ impl Parser {
             return Err(self.error_at_string(match self.expect {
                 Expect::Name => format!("file name of {len} bytes (at most {NAME_MAX})"),
                 Expect::Target => format!("symlink target of {len} bytes (at most {TARGET_MAX})"),
+                Expect::Magic => NOT_A_NAR.to_string(),
                 _ => format!("expected {}, got a string of {len} bytes", self.expected()),
             }));
         }
@@ -404,6 +408,12 @@ impl Parser {
     }
 
     fn unexpected(&self, token: &[u8]) -> NarError {
+        if self.expect == Expect::Magic {
+            return self.error_at_string(format!(
+                "{NOT_A_NAR} (its first string is {:?})",
+                String::from_utf8_lossy(token)
+            ));
+        }
         self.error_at_string(format!(
             "expected {}, got {:?}",
             self.expected(),

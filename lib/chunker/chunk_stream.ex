@@ -1,0 +1,118 @@
+defmodule Chunker.ChunkStream do
+  @moduledoc false
+  # A native chunk stream, driven from Elixir: opened with validated options, fed binaries,
+  # finished, closed. Chunker's one-shot chunking of a large binary and its streams both go
+  # through here; each feed and finish is a run of NIF calls against their deadlines
+  # (Chunker.Native.Run), normal first, dirty once a call did not finish.
+
+  alias Chunker.{Chunk, Error, Heap, Input, Native, Options}
+  alias Chunker.Native.Run
+
+  @enforce_keys [:ref]
+  defstruct [:ref, last: nil]
+
+  @typedoc """
+  `ref` is the NIF resource; `last` is the last binary fed, which lets the final chunks be
+  sub-binaries of it rather than copies.
+  """
+  @type t :: %__MODULE__{ref: reference(), last: binary() | nil}
+
+  @doc false
+  @spec open!(Options.t()) :: t()
+  def open!(%Options{} = o) do
+    case Native.stream_new(sizes(o), o.hash, o.data, o.nar_aware) do
+      {:ok, ref} -> %__MODULE__{ref: ref}
+      {:error, native} -> raise Error.from_native(native)
+    end
+  end
+
+  @doc false
+  @spec feed!(t(), binary()) :: {[Chunk.t()], t()}
+  def feed!(stream, ""), do: {[], stream}
+
+  def feed!(%__MODULE__{ref: ref} = stream, binary) do
+    chunks =
+      ref
+      |> Native.stream_feed(binary, 0)
+      |> Run.outputs(&Native.stream_feed_dirty(ref, binary, &1))
+      |> Run.ok!()
+      |> Enum.concat()
+
+    {chunks, %__MODULE__{stream | last: binary}}
+  end
+
+  @doc false
+  @spec finish!(t()) :: [Chunk.t()]
+  def finish!(%__MODULE__{ref: ref, last: last}) do
+    ref
+    |> Native.stream_finish(last)
+    |> Run.outputs(fn nil -> Native.stream_finish_dirty(ref, last) end)
+    |> Run.ok!()
+    |> Enum.concat()
+  end
+
+  @doc false
+  @spec close(t()) :: :ok
+  def close(%__MODULE__{ref: ref}), do: Native.stream_close(ref)
+
+  @doc false
+  # The chunks of an enumerable of iodata pieces, lazily.
+  @spec transform(Enumerable.t(), Options.t()) :: Enumerable.t()
+  def transform(enumerable, %Options{} = options) do
+    Stream.transform(
+      enumerable,
+      fn -> open!(options) end,
+      fn piece, stream -> feed!(stream, Input.to_binary!(piece)) end,
+      fn stream -> {finish!(stream), stream} end,
+      &close/1
+    )
+  end
+
+  @doc false
+  # The chunks of `binary`, every one a sub-binary of it: in one normal-scheduler call when
+  # that is enough, else through a stream continued on dirty schedulers.
+  @spec chunk(binary(), Options.t()) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
+  def chunk(binary, %Options{nar_aware: true} = options) do
+    stream = open!(options)
+    words = div(byte_size(binary), options.avg_size) * Heap.words_per_chunk()
+
+    try do
+      Heap.presized(words, fn ->
+        {fed, stream} = feed!(stream, binary)
+        {:ok, fed ++ finish!(stream)}
+      end)
+    after
+      close(stream)
+    end
+  rescue
+    error in Error -> {:error, error}
+  end
+
+  def chunk(binary, %Options{} = o) do
+    case Native.chunk(binary, sizes(o), o.hash, o.data) do
+      {:done, chunks} ->
+        {:ok, chunks}
+
+      {:cont, chunks, ref, from} ->
+        words = div(byte_size(binary) - from, o.avg_size) * Heap.words_per_chunk()
+
+        Heap.presized(words, fn ->
+          rest =
+            ref
+            |> Native.stream_feed_dirty(binary, from)
+            |> Run.outputs(&Native.stream_feed_dirty(ref, binary, &1))
+            |> Run.ok!()
+
+          tail = finish!(%__MODULE__{ref: ref, last: binary})
+          {:ok, Enum.concat([chunks | rest]) ++ tail}
+        end)
+
+      {:error, native} ->
+        {:error, Error.from_native(native)}
+    end
+  rescue
+    error in Error -> {:error, error}
+  end
+
+  defp sizes(%Options{min_size: min, avg_size: avg, max_size: max}), do: {min, avg, max}
+end
