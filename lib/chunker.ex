@@ -197,7 +197,7 @@ defmodule Chunker do
   """
   @spec chunk_file(Path.t(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
   def chunk_file(path, opts \\ []) do
-    path = path!(path, :chunk_file)
+    path = Input.path!(path, "chunk_file/2")
 
     with {:ok, options} <- Options.validate(opts) do
       cond do
@@ -227,7 +227,7 @@ defmodule Chunker do
   """
   @spec stream_file(Path.t(), [Options.option()]) :: Enumerable.t()
   def stream_file(path, opts \\ []) do
-    path = path!(path, :stream_file)
+    path = Input.path!(path, "stream_file/2")
     options = Options.validate!(opts)
     bang(Options.check_memory(options, 2 * @read_size))
     stream_validated_file(path, options)
@@ -252,15 +252,6 @@ defmodule Chunker do
     {:ok, path |> stream_validated_file(options) |> Enum.to_list()}
   rescue
     error in Error -> {:error, error}
-  end
-
-  defp path!(path, function) do
-    IO.chardata_to_string(path)
-  rescue
-    ArgumentError ->
-      reraise ArgumentError,
-              "#{function}/2 expects a path (a string or charlist), got: #{inspect(path)}",
-              __STACKTRACE__
   end
 
   defp copy_if_asked({:ok, chunks}, %Options{copy: true}),

@@ -27,6 +27,24 @@ defmodule Chunker.Input do
     raise ArgumentError, "expected a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
+  # A path as a string; `function` names the caller in the ArgumentError for anything else.
+  @doc false
+  @spec path!(term(), String.t()) :: String.t()
+  def path!(path, _function) when is_binary(path), do: path
+
+  def path!(path, function) when is_list(path) do
+    IO.chardata_to_string(path)
+  rescue
+    ArgumentError -> bad_path(path, function)
+  end
+
+  def path!(path, function), do: bad_path(path, function)
+
+  defp bad_path(path, function) do
+    raise ArgumentError,
+          "#{function} expects a path (a string or charlist), got: #{inspect(path, limit: 10)}"
+  end
+
   defp message(data) do
     "expected iodata (a binary, or a list of bytes and binaries), got: #{inspect(data, limit: 10)}"
   end

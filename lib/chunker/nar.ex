@@ -60,7 +60,7 @@ defmodule Chunker.NAR do
   """
   @spec dump(Path.t()) :: Enumerable.t()
   def dump(path) do
-    path = path!(path, :dump)
+    path = Input.path!(path, "dump/1")
 
     Stream.resource(
       fn -> path |> Native.nar_dump_open() |> Run.result() |> Run.ok!() end,
@@ -134,7 +134,7 @@ defmodule Chunker.NAR do
   """
   @spec restore(iodata() | Enumerable.t(), Path.t()) :: :ok | {:error, Error.t()}
   def restore(nar, dest) do
-    dest = path!(dest, :restore)
+    dest = Input.path!(dest, "restore/2")
     enumerable = pieces(nar)
 
     # `dest` is claimed first, as an empty directory: a concurrent restore to the same place,
@@ -198,7 +198,7 @@ defmodule Chunker.NAR do
 
     case :file.open(target, [:write, :exclusive, :raw, :binary]) do
       {:ok, fd} -> {[], {fd, target, executable}}
-      error -> check(error, "create file", target)
+      {:error, reason} -> raise file_error(reason, "create file", target)
     end
   end
 
@@ -311,15 +311,6 @@ defmodule Chunker.NAR do
             "expected a NAR as a binary, iodata or an enumerable of iodata, got: " <>
               inspect(nar, limit: 10)
     end
-  end
-
-  defp path!(path, function) do
-    IO.chardata_to_string(path)
-  rescue
-    ArgumentError ->
-      reraise ArgumentError,
-              "#{function} expects a path (a string or charlist), got: #{inspect(path)}",
-              __STACKTRACE__
   end
 
   # The parser's events for an enumerable of pieces; file contents only if `contents`.

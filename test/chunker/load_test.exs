@@ -10,7 +10,7 @@ defmodule Chunker.LoadTest do
   # test's memory or CPU use lands in the measurement.
   use ExUnit.Case, async: false
 
-  alias Chunker.{Compression, Hash, TestData}
+  alias Chunker.{Compression, Hash, Probe, TestData}
 
   @moduletag :stress
   @moduletag timeout: 600_000
@@ -40,18 +40,16 @@ defmodule Chunker.LoadTest do
 
     # The same probe on the idle VM first: what the timer and the OS give a 1 ms sleeper
     # here, so that the figures under load can be read against it.
-    idle_probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), []) end)
+    idle_probe = Probe.start()
     Process.sleep(1_000)
-    send(idle_probe.pid, :stop)
-    idle = idle_probe |> Task.await() |> gap_stats()
+    idle = Probe.stop(idle_probe)
 
-    probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), []) end)
+    probe = Probe.start()
 
     {micros, _} =
       :timer.tc(fn -> workers |> Enum.map(&Task.async/1) |> Task.await_many(300_000) end)
 
-    send(probe.pid, :stop)
-    loaded = probe |> Task.await() |> gap_stats()
+    loaded = Probe.stop(probe)
 
     IO.puts(
       "\n[load] 4 workers x 256 MiB in #{div(micros, 1000)} ms: 1 ms sleeper woke " <>
@@ -92,28 +90,6 @@ defmodule Chunker.LoadTest do
 
     assert bytes == gib * 1_073_741_824
     assert growth < 64 * 1_048_576
-  end
-
-  # The gaps between the sleeper's wake-ups, in microseconds, newest first.
-  defp probe_loop(last, gaps) do
-    receive do
-      :stop -> gaps
-    after
-      1 ->
-        now = System.monotonic_time(:microsecond)
-        probe_loop(now, [now - last | gaps])
-    end
-  end
-
-  defp gap_stats(gaps) do
-    sorted = Enum.sort(gaps)
-    count = length(sorted)
-
-    %{
-      wakeups: count,
-      p99: Enum.at(sorted, min(count - 1, div(count * 99, 100))),
-      max: List.last(sorted)
-    }
   end
 
   defp ms(us), do: Float.round(us / 1000, 2)

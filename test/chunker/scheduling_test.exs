@@ -128,11 +128,10 @@ defmodule Chunker.SchedulingTest do
   # is late every time. Long schedules, which only our calls can cause, fail at once.
   defp assert_responsive(workers, opts \\ [], attempt \\ 1) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
-    probe = Task.async(fn -> probe_loop(System.monotonic_time(:microsecond), 0) end)
+    probe = Chunker.Probe.start()
     tasks = Enum.map(workers, &Task.async/1)
     Task.await_many(tasks, 120_000)
-    send(probe.pid, :stop)
-    lateness_us = Task.await(probe)
+    %{lateness: lateness_us} = Chunker.Probe.stop(probe)
     :erlang.system_monitor(:undefined)
     # Only the workers' long schedules count: the monitor is VM-wide, and ExUnit's own
     # processes (other tests' runners) are not what is being tested.
@@ -154,16 +153,6 @@ defmodule Chunker.SchedulingTest do
 
       true ->
         flunk("a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late, twice")
-    end
-  end
-
-  defp probe_loop(last, lateness) do
-    receive do
-      :stop -> lateness
-    after
-      1 ->
-        now = System.monotonic_time(:microsecond)
-        probe_loop(now, max(lateness, now - last - 1_000))
     end
   end
 

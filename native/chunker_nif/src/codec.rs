@@ -103,19 +103,12 @@ pub fn encode_steps(
 ) -> Result<usize, CompressionError> {
     // Steps of at least a block: an encoder gathers that much and then works on it in one
     // burst, so smaller steps would be cheap, bursty and mismeasured.
-    let mut steps = Steps::new(pace, work, coding.codec.block_size().max(STEP_FLOOR));
-    let mut at = from;
-    while at < input.len() {
-        let Some(size) = steps.next(0, input.len() - at) else {
-            break;
-        };
-        let end = at.saturating_add(size).min(input.len());
-        let slice = input.get(at..end).unwrap_or_default();
-        let Coding { codec, sink, .. } = &mut *coding;
-        steps.run(slice.len(), || codec.update(slice, sink))?;
-        at = end;
-    }
-    Ok(at)
+    let floor = coding.codec.block_size().max(STEP_FLOOR);
+    let Coding { codec, sink, .. } = coding;
+    Steps::new(pace, work, floor).over(from, input.len(), 0, |at, end| {
+        codec.update(input.get(at..end).unwrap_or_default(), sink)?;
+        Ok(0)
+    })
 }
 
 /// Decodes from `input[from..]` in steps of output until the input is used up and nothing is

@@ -48,18 +48,16 @@ fn update_steps(
     input: &[u8],
     from: usize,
 ) -> usize {
-    let mut steps = Steps::new(pace, Work::Hash(algorithm), STEP_FLOOR);
-    let mut at = from;
-    while at < input.len() {
-        let Some(size) = steps.next(0, input.len() - at) else {
-            break;
-        };
-        let end = at.saturating_add(size).min(input.len());
-        let slice = input.get(at..end).unwrap_or_default();
-        steps.run(slice.len(), || hasher.update(slice));
-        at = end;
-    }
-    at
+    let stepped = Steps::new(pace, Work::Hash(algorithm), STEP_FLOOR).over(
+        from,
+        input.len(),
+        0,
+        |at, end| {
+            hasher.update(input.get(at..end).unwrap_or_default());
+            Ok::<_, ()>(0)
+        },
+    );
+    stepped.unwrap_or(from)
 }
 
 /// `hash(binary, algorithm)` -> `{:done, digest}`, or `{:cont, hasher, from}` when the binary

@@ -41,11 +41,22 @@ where
     F: Fn(&[u8]) -> R + Sync + Send,
     E: FnMut(Binary<'a>, R) -> NifResult<Term<'a>>,
 {
+    let mut results = Vec::new();
+    let mut rest = list;
     if pace.is_normal() {
-        sequential(env, pace, list, work, item, encode)
+        // One item after the other, each only if it is expected to fit.
+        while !rest.is_empty_list() {
+            let (head, tail) = rest.list_get_cell()?;
+            let binary: Binary = head.decode()?;
+            if pace.expired() || !pace.fits(work, binary.len()) {
+                return Ok((atoms::cont(), results, rest).encode(env));
+            }
+            let output = pace.measure(work, binary.len(), || item(binary.as_slice()));
+            results.push(encode(binary, output)?);
+            rest = tail;
+        }
+        Ok((atoms::done(), results).encode(env))
     } else {
-        let mut results = Vec::new();
-        let mut rest = list;
         loop {
             if rest.is_empty_list() {
                 return Ok((atoms::done(), results).encode(env));
@@ -79,34 +90,6 @@ where
             }
         }
     }
-}
-
-/// On a normal scheduler: items one after the other, each only if it is expected to fit.
-fn sequential<'a, R, F, E>(
-    env: Env<'a>,
-    pace: &Pace,
-    list: Term<'a>,
-    work: Work,
-    item: F,
-    mut encode: E,
-) -> NifResult<Term<'a>>
-where
-    F: Fn(&[u8]) -> R,
-    E: FnMut(Binary<'a>, R) -> NifResult<Term<'a>>,
-{
-    let mut results = Vec::new();
-    let mut rest = list;
-    while !rest.is_empty_list() {
-        let (head, tail) = rest.list_get_cell()?;
-        let binary: Binary = head.decode()?;
-        if pace.expired() || !pace.fits(work, binary.len()) {
-            return Ok((atoms::cont(), results, rest).encode(env));
-        }
-        let output = pace.measure(work, binary.len(), || item(binary.as_slice()));
-        results.push(encode(binary, output)?);
-        rest = tail;
-    }
-    Ok((atoms::done(), results).encode(env))
 }
 
 /// Whether one item is too large for a call of its own on one thread: its cost is expected to

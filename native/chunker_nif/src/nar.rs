@@ -109,26 +109,21 @@ fn feed<'a>(
     }
     let contents = parser.contents;
     with_state(env, &parser.state, |state| {
-        let mut steps = Steps::new(pace, Work::NarParse, 4096);
         let mut terms = Vec::new();
-        let mut at = from;
-        while at < input.len() {
-            let Some(size) = steps.next(0, input.len() - at) else {
-                break;
-            };
-            let end = at.saturating_add(size).min(input.len());
-            let slice = input.get(at..end).unwrap_or_default();
-            let mut events = Vec::new();
-            if let Err(error) = steps.run(slice.len(), || state.feed(slice, &mut events)) {
-                return Ok(NativeError::from(&error).term(env));
-            }
-            event_terms(env, &binary, events, contents, &mut terms)?;
-            at = end;
-        }
-        Ok(if at == input.len() {
-            (atoms::done(), terms).encode(env)
-        } else {
-            (atoms::cont(), terms, at).encode(env)
+        let stepped =
+            Steps::new(pace, Work::NarParse, 4096).over(from, input.len(), 0, |at, end| {
+                let mut events = Vec::new();
+                state
+                    .feed(input.get(at..end).unwrap_or_default(), &mut events)
+                    .map_err(|error| Ok(NativeError::from(&error)))?;
+                event_terms(env, &binary, events, contents, &mut terms).map_err(Err)?;
+                Ok(0)
+            });
+        Ok(match stepped {
+            Ok(at) if at == input.len() => (atoms::done(), terms).encode(env),
+            Ok(at) => (atoms::cont(), terms, at).encode(env),
+            Err(Ok(error)) => error.term(env),
+            Err(Err(badarg)) => return Err(badarg),
         })
     })
 }

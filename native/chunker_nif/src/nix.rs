@@ -34,45 +34,25 @@ struct NarInfoTerm {
     extra: Vec<(String, String)>,
 }
 
-impl From<NarInfo> for NarInfoTerm {
-    fn from(info: NarInfo) -> Self {
-        Self {
-            store_path: info.store_path,
-            url: info.url,
-            compression: info.compression,
-            file_hash: info.file_hash,
-            file_size: info.file_size,
-            nar_hash: info.nar_hash,
-            nar_size: info.nar_size,
-            references: info.references,
-            deriver: info.deriver,
-            system: info.system,
-            sigs: info.sigs,
-            ca: info.ca,
-            extra: info.extra,
+/// `From` both ways between two structs with the same fields.
+macro_rules! field_for_field {
+    ($a:ident <-> $b:ident: $($field:ident),* $(,)?) => {
+        impl From<$a> for $b {
+            fn from(value: $a) -> Self {
+                Self { $($field: value.$field),* }
+            }
         }
-    }
+
+        impl From<$b> for $a {
+            fn from(value: $b) -> Self {
+                Self { $($field: value.$field),* }
+            }
+        }
+    };
 }
 
-impl From<NarInfoTerm> for NarInfo {
-    fn from(info: NarInfoTerm) -> Self {
-        Self {
-            store_path: info.store_path,
-            url: info.url,
-            compression: info.compression,
-            file_hash: info.file_hash,
-            file_size: info.file_size,
-            nar_hash: info.nar_hash,
-            nar_size: info.nar_size,
-            references: info.references,
-            deriver: info.deriver,
-            system: info.system,
-            sigs: info.sigs,
-            ca: info.ca,
-            extra: info.extra,
-        }
-    }
-}
+field_for_field!(NarInfo <-> NarInfoTerm: store_path, url, compression, file_hash, file_size,
+    nar_hash, nar_size, references, deriver, system, sigs, ca, extra);
 
 /// `{:done, value}`, or the error.
 fn done<'a, T: Encoder>(env: Env<'a>, result: Result<T, NixError>) -> Term<'a> {

@@ -180,6 +180,29 @@ impl<'p> Steps<'p> {
         }
     }
 
+    /// Works through bytes `from..len` of an input in steps until they are done or the call
+    /// should return: `step(at, end)` does the work of bytes `at..end` and says how many bytes
+    /// of `extra` work (see [`Steps::next`]) the next step carries, `extra` the first's.
+    /// Returns the index reached, or the first error.
+    pub fn over<E>(
+        &mut self,
+        from: usize,
+        len: usize,
+        mut extra: usize,
+        mut step: impl FnMut(usize, usize) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let mut at = from;
+        while at < len {
+            let Some(size) = self.next(extra, len - at) else {
+                break;
+            };
+            let end = at.saturating_add(size).min(len);
+            extra = self.run(end - at, || step(at, end))?;
+            at = end;
+        }
+        Ok(at)
+    }
+
     /// Runs a step of `bytes` (`f` returns what it did), timing it.
     pub fn run<T>(&mut self, bytes: usize, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();

@@ -180,21 +180,22 @@ fn feed_steps<'a>(
     state.chunker.use_pool(!pace.is_normal());
     let mut steps = Steps::new(pace, state.work(pace), 4096);
     let mut terms = Vec::new();
-    let mut at = from;
-    while at < binary.len() {
-        // A step may complete a chunk that holds the bytes buffered so far, and hash it.
-        let Some(size) = steps.next(state.chunker.buffered(), binary.len() - at) else {
-            break;
-        };
-        let end = at.saturating_add(size).min(binary.len());
-        let fed = steps.run(end - at, || feed_slice(env, stream, state, binary, at, end))?;
-        match fed {
-            Ok(chunks) => terms.extend(chunks),
-            Err(error) => return Ok(Err(error)),
+    // A step may complete a chunk that holds the bytes buffered so far, and hash it: those
+    // bytes are extra work for it.
+    let buffered = state.chunker.buffered();
+    let stepped = steps.over(from, binary.len(), buffered, |at, end| {
+        match feed_slice(env, stream, state, binary, at, end) {
+            Ok(Ok(chunks)) => terms.extend(chunks),
+            Ok(Err(error)) => return Err(Ok(error)),
+            Err(badarg) => return Err(Err(badarg)),
         }
-        at = end;
+        Ok(state.chunker.buffered())
+    });
+    match stepped {
+        Ok(at) => Ok(Ok((terms, at))),
+        Err(Ok(error)) => Ok(Err(error)),
+        Err(Err(badarg)) => Err(badarg),
     }
-    Ok(Ok((terms, at)))
 }
 
 /// Feeds `binary[from..end]`: the chunks it completed, as terms.
