@@ -1,3 +1,3 @@
 Chunker.Oracle.build!()
 Chunker.TestData.otp_tar()
-ExUnit.start(exclude: [:stress])
+ExUnit.start(exclude: [:stress, :latency])

@@ -9,7 +9,7 @@ defmodule Chunker.Batch do
   #     {:large, results, large, rest} (a run of items each too large for one call, for the
   #     caller's resumable path);
   #   * each/3: items that each have a resource (hasher, encoder, decoder) are stepped
-  #     together, two per pool thread and call, each as far as the call's deadline allows.
+  #     together, one per pool thread and call, each as far as the call's deadline allows.
 
   alias Chunker.{Error, Native}
 
@@ -45,7 +45,7 @@ defmodule Chunker.Batch do
           [{:ok, term()} | {:error, Error.t()}]
   def each(binaries, open, step) do
     queue = Enum.with_index(binaries)
-    width = 2 * Native.thread_count()
+    width = Native.thread_count()
 
     each_loop(queue, [], %{}, {open, step, width})
     |> Enum.sort_by(&elem(&1, 0))

@@ -18,9 +18,17 @@ defmodule Chunker.LoadTest do
   # The target is 3 ms between wake-ups (2 ms late). On the 2-core reference machine the
   # OS itself, running 2 normal schedulers, dirty schedulers and the pool's threads on 2
   # cores, sometimes deschedules the probe for a few ms (seen up to ~12 ms in the
-  # scheduling tests), so the assertion allows that and the figure is reported.
+  # scheduling tests, once 27 ms in a full suite run with p99 at 3.9 ms), so the assertion
+  # allows that and the figure is reported; a late run is measured again, as in the
+  # scheduling tests: a NIF that holds a scheduler is late every time, the OS only now and
+  # then.
   @max_gap_ms 20
 
+  # Tagged :latency, and run by script/test in a VM of its own: after the 4 GiB test below,
+  # in the same VM, a 1 ms sleeper saw gaps of 24-46 ms here with this code and with the code
+  # before the scheduling contract alike (and in a fresh VM 4-7 ms), a state of the machine's
+  # memory this test is not about.
+  @tag :latency
   test "a 1 ms sleeper keeps waking up while 4 processes chunk, hash and compress 256 MiB" do
     block = TestData.random_bytes(16 * 1_048_576, 40)
     data = :binary.copy(block, 16)
@@ -38,6 +46,10 @@ defmodule Chunker.LoadTest do
       fn -> {:ok, _} = Compression.compress_many(items, :zstd, level: 3) end
     ]
 
+    assert_on_time(workers, 1)
+  end
+
+  defp assert_on_time(workers, attempt) do
     # The same probe on the idle VM first: what the timer and the OS give a 1 ms sleeper
     # here, so that the figures under load can be read against it.
     idle_probe = Probe.start()
@@ -57,7 +69,12 @@ defmodule Chunker.LoadTest do
         "(idle VM: #{idle.wakeups} wake-ups, p99 #{ms(idle.p99)} ms, max #{ms(idle.max)} ms)"
     )
 
-    assert loaded.max < @max_gap_ms * 1000
+    if loaded.max >= @max_gap_ms * 1000 and attempt == 1 do
+      IO.puts("[load] late; measuring again")
+      assert_on_time(workers, 2)
+    else
+      assert loaded.max < @max_gap_ms * 1000
+    end
   end
 
   @tag :tmp_dir

@@ -103,9 +103,15 @@ pub fn encode_steps(
 ) -> Result<usize, CompressionError> {
     // Steps of at least a block: an encoder gathers that much and then works on it in one
     // burst, so smaller steps would be cheap, bursty and mismeasured.
-    let floor = coding.codec.block_size().max(STEP_FLOOR);
+    let block = coding.codec.block_size();
+    let mut steps = Steps::new(pace, work, block.max(STEP_FLOOR));
+    if block > 0 {
+        // One block per step: a cheap step that only gathered input says nothing of the
+        // next, which compresses.
+        steps = steps.at_most(block);
+    }
     let Coding { codec, sink, .. } = coding;
-    Steps::new(pace, work, floor).over(from, input.len(), 0, |at, end| {
+    steps.over(from, input.len(), 0, |at, end| {
         codec.update(input.get(at..end).unwrap_or_default(), sink)?;
         Ok(0)
     })

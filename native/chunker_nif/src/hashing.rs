@@ -11,7 +11,7 @@ use crate::atoms;
 use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::lists;
-use crate::pace::{twin_nifs, Pace, Steps, Work};
+use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     if atom == atoms::blake3() {
@@ -31,6 +31,7 @@ pub struct HasherResource {
     /// `None` once finished.
     hasher: Mutex<Option<Hasher>>,
     algorithm: HashAlgorithm,
+    pacing: Pacing,
 }
 
 #[rustler::resource_impl]
@@ -43,20 +44,17 @@ const STEP_FLOOR: usize = 16 * 1024;
 /// returns the index reached.
 fn update_steps(
     pace: &Pace,
-    algorithm: HashAlgorithm,
+    (algorithm, pacing): (HashAlgorithm, &Pacing),
     hasher: &mut Hasher,
     input: &[u8],
     from: usize,
 ) -> usize {
-    let stepped = Steps::new(pace, Work::Hash(algorithm), STEP_FLOOR).over(
-        from,
-        input.len(),
-        0,
-        |at, end| {
-            hasher.update(input.get(at..end).unwrap_or_default());
-            Ok::<_, ()>(0)
-        },
-    );
+    let mut steps = Steps::new(pace, Work::Hash(algorithm), STEP_FLOOR).after(pacing);
+    let stepped = steps.over(from, input.len(), 0, |at, end| {
+        hasher.update(input.get(at..end).unwrap_or_default());
+        Ok::<_, ()>(0)
+    });
+    pacing.keep(&steps);
     stepped.unwrap_or(from)
 }
 
@@ -73,10 +71,12 @@ fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<
         (atoms::done(), digest_binary(env, &digest)).encode(env)
     } else {
         let mut hasher = algorithm.hasher();
-        let at = update_steps(&pace, algorithm, &mut hasher, bytes, 0);
+        let pacing = Pacing::default();
+        let at = update_steps(&pace, (algorithm, &pacing), &mut hasher, bytes, 0);
         let resource = ResourceArc::new(HasherResource {
             hasher: Mutex::new(Some(hasher)),
             algorithm,
+            pacing,
         });
         (atoms::cont(), resource, at).encode(env)
     };
@@ -91,6 +91,7 @@ fn hasher_new(algorithm: Atom) -> NifResult<ResourceArc<HasherResource>> {
     Ok(ResourceArc::new(HasherResource {
         hasher: Mutex::new(Some(algorithm.hasher())),
         algorithm,
+        pacing: Pacing::default(),
     }))
 }
 
@@ -106,7 +107,8 @@ fn update<'a>(
     }
     with_state(env, &resource.hasher, |state| match state.as_mut() {
         Some(hasher) => {
-            let at = update_steps(pace, resource.algorithm, hasher, input.as_slice(), from);
+            let pacing = (resource.algorithm, &resource.pacing);
+            let at = update_steps(pace, pacing, hasher, input.as_slice(), from);
             Ok(if at == input.len() {
                 (atoms::done(), atoms::nil()).encode(env)
             } else {
@@ -183,7 +185,8 @@ fn hashers_step<'a>(
                 .try_lock()
                 .map_err(|_| NativeError::busy())?;
             let hasher = state.as_mut().ok_or_else(NativeError::finished)?;
-            let at = update_steps(&pace, resource.algorithm, hasher, input, *from);
+            let pacing = (resource.algorithm, &resource.pacing);
+            let at = update_steps(&pace, pacing, hasher, input, *from);
             if at < input.len() {
                 return Ok(Err(at));
             }

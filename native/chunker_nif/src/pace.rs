@@ -82,7 +82,7 @@ impl Pace {
     /// measured); on a normal one only a probe-sized step of divisible work is.
     pub fn fits(&self, work: Work, bytes: usize) -> bool {
         match RATES.estimate(work, bytes) {
-            Some(cost) if cost <= self.left() => true,
+            Some(cost) if cost.saturating_mul(work.margin(self.normal)) <= self.left() => true,
             Some(_) => {
                 if self.normal {
                     RATES.declined(work, bytes);
@@ -121,16 +121,42 @@ impl Pace {
 }
 
 /// Picks the size of each step of divisible work (chunking, hashing, decoding, parsing) so
-/// that the call ends near its deadline: the first from what [`RATES`] knows (or a probe), the
-/// next ones from this call's own steps.
+/// that the call ends near its deadline: the first from what the resource's earlier calls
+/// measured ([`Pacing`]), else from what [`RATES`] knows (or a probe), the next ones from this
+/// call's own steps.
 pub struct Steps<'p> {
     pace: &'p Pace,
     work: Work,
     floor: usize,
+    /// The largest step: an encoder's block, whose work comes in one burst, so that a step is
+    /// never several bursts on the strength of a cheap one.
+    ceiling: usize,
+    /// Nanoseconds per byte measured by the same resource's earlier calls.
+    prior: Option<f64>,
     /// Bytes and time of this call's steps so far.
     done: (usize, Duration),
     /// The size of the last step.
     last: usize,
+}
+
+/// What a resource's calls measured of its work, for its next call's first step: the steps of
+/// a stream, a hasher or a codec cost alike from call to call.
+#[derive(Default)]
+pub struct Pacing(AtomicU64);
+
+impl Pacing {
+    /// Nanoseconds per byte, once measured.
+    pub fn get(&self) -> Option<f64> {
+        let bits = self.0.load(Ordering::Relaxed);
+        (bits != 0).then(|| f64::from_bits(bits))
+    }
+
+    /// Keeps what `steps` measured, if they measured anything.
+    pub fn keep(&self, steps: &Steps<'_>) {
+        if let Some(per_byte) = steps.per_byte() {
+            self.0.store(per_byte.to_bits(), Ordering::Relaxed);
+        }
+    }
 }
 
 impl<'p> Steps<'p> {
@@ -141,9 +167,29 @@ impl<'p> Steps<'p> {
             pace,
             work,
             floor: floor.max(1),
+            ceiling: usize::MAX,
+            prior: None,
             done: (0, Duration::ZERO),
             last: 0,
         }
+    }
+
+    /// Starts from what `pacing` kept of the resource's earlier calls.
+    pub fn after(mut self, pacing: &Pacing) -> Self {
+        self.prior = pacing.get();
+        self
+    }
+
+    /// No step larger than `ceiling` bytes (nor smaller than the floor).
+    pub fn at_most(mut self, ceiling: usize) -> Self {
+        self.ceiling = ceiling.max(self.floor);
+        self
+    }
+
+    /// Nanoseconds per byte of this call's steps, if it took any that took time.
+    pub fn per_byte(&self) -> Option<f64> {
+        let (bytes, time) = self.done;
+        (bytes > 0 && !time.is_zero()).then(|| time.as_secs_f64() * 1e9 / bytes as f64)
     }
 
     /// The size of the next step (at most `remaining`, what is left to do), given that
@@ -160,6 +206,10 @@ impl<'p> Steps<'p> {
                 let per_byte = time.as_secs_f64() / bytes as f64;
                 ((left.as_secs_f64() / per_byte) as usize).min(self.last.saturating_mul(4))
             }
+            // The same resource's last call.
+            _ if self.prior.is_some() => self.prior.map_or(0, |per_byte| {
+                (left.as_secs_f64() * 1e9 / per_byte.max(1e-6)) as usize
+            }),
             // What the VM learned may be stale for this input (compressible or not, chunks
             // cut or only buffered): unless it all fits, a first step of a quarter of the
             // call lets this call's own measurement size the rest.
@@ -170,7 +220,7 @@ impl<'p> Steps<'p> {
                 None => self.floor.max(self.work.probe()),
             },
         };
-        let bytes = bytes.saturating_sub(extra);
+        let bytes = bytes.saturating_sub(extra).min(self.ceiling);
         if bytes >= self.floor.min(remaining) && !self.pace.expired() {
             Some(bytes.min(remaining))
         } else if first && !self.pace.is_normal() {
@@ -261,6 +311,17 @@ impl Work {
             Work::Compress(..) => 0,
             Work::Decompress(_) => 0,
             _ => 16 * 1024,
+        }
+    }
+
+    /// How many times its estimate a step must fit in the time left. Compressing costs by
+    /// what the data is (zeros compress ten times faster than text at the same size, and a
+    /// size class may have been learned on either), so on a normal scheduler only work
+    /// estimated at a quarter of the time left is started whole.
+    fn margin(self, normal: bool) -> u32 {
+        match self {
+            Work::Compress(..) if normal => 4,
+            _ => 1,
         }
     }
 
@@ -374,9 +435,9 @@ impl Rates {
         })
     }
 
-    /// Learns that `bytes` of `work` took `elapsed`. A sample counts for at most four times
-    /// the mean so far: one call the OS put aside for milliseconds must not make a cheap kind
-    /// of work look expensive (a normal-scheduler call would then decline it from then on).
+    /// Learns that `bytes` of `work` took `elapsed`. Samples are taken as they come, however
+    /// slow: an estimate too high only sends work to a dirty scheduler (where it is measured
+    /// again, and the mean comes back down), one too low would hold a normal scheduler.
     pub fn record(&self, work: Work, bytes: usize, elapsed: Duration) {
         let Some(cell) = self.cell(work, size_class(bytes)) else {
             return;
@@ -386,8 +447,7 @@ impl Rates {
             let mean = if bits == 0 {
                 sample
             } else {
-                let mean = f64::from_bits(bits);
-                0.75 * mean + 0.25 * sample.min(4.0 * mean)
+                0.75 * f64::from_bits(bits) + 0.25 * sample
             };
             Some(mean.to_bits())
         });

@@ -23,13 +23,15 @@ use crate::atoms;
 use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::options::decode_chunking;
-use crate::pace::{twin_nifs, Pace, Steps, Work};
+use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
 use crate::terms::chunk_struct;
 use crate::test_hooks;
 
 pub struct ChunkStream {
     state: Mutex<StreamState>,
     with_data: bool,
+    /// What its dirty feeds measured, for the next one's first step.
+    pacing: Pacing,
 }
 
 struct StreamState {
@@ -141,6 +143,7 @@ impl ChunkStream {
                 hash,
             }),
             with_data,
+            pacing: Pacing::default(),
         }
     }
 }
@@ -178,7 +181,11 @@ fn feed_steps<'a>(
         return Err(rustler::Error::BadArg);
     }
     state.chunker.use_pool(!pace.is_normal());
+    // Normal calls are probes of ~100 us; what dirty calls measured sizes the next one.
     let mut steps = Steps::new(pace, state.work(pace), 4096);
+    if !pace.is_normal() {
+        steps = steps.after(&stream.pacing);
+    }
     let mut terms = Vec::new();
     // A step may complete a chunk that holds the bytes buffered so far, and hash it: those
     // bytes are extra work for it.
@@ -191,6 +198,9 @@ fn feed_steps<'a>(
         }
         Ok(state.chunker.buffered())
     });
+    if !pace.is_normal() {
+        stream.pacing.keep(&steps);
+    }
     match stepped {
         Ok(at) => Ok(Ok((terms, at))),
         Err(Ok(error)) => Ok(Err(error)),
