@@ -4,10 +4,11 @@ defmodule Chunker.LatencyTest do
   # prints what it saw (p99 and longest gap, with the idle VM measured in the same run), for
   # the figures of the README.
   #
-  # Tagged :latency (not :stress), which script/test runs in a VM of its own: right after the
-  # 4 GiB stream of load_test.exs in the same VM, a 1 ms sleeper saw gaps of 24-46 ms here,
-  # with this code and with the code before the NIF's scheduling contract alike (in a fresh
-  # VM, 4-7 ms): a state of the machine's memory this test is not about.
+  # Tagged :latency (not :stress), which script/test runs first, in a VM of its own: after
+  # the 4 GiB stream of load_test.exs (in the same VM, and for a while in the next), a 1 ms
+  # sleeper saw gaps of 24-48 ms here, with this code and with the code before the NIF's
+  # scheduling contract alike (otherwise 4-7 ms): a state of the machine this test is not
+  # about.
   use ExUnit.Case, async: false
 
   alias Chunker.{Compression, Hash, Probe, TestData}

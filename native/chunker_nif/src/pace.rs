@@ -241,6 +241,17 @@ impl<'p> Steps<'p> {
         mut extra: usize,
         mut step: impl FnMut(usize, usize) -> Result<usize, E>,
     ) -> Result<usize, E> {
+        // A normal-scheduler call that cannot expect to finish hands all of the work to its
+        // dirty twin at once: a part done here would only be time the normal scheduler then
+        // spends spinning (the VM's schedulers busy-wait after work), on a core the dirty
+        // call's threads need (measured: File.stream! |> stream/2 ran at half speed).
+        if self.pace.is_normal()
+            && !self
+                .pace
+                .fits(self.work, (len - from).saturating_add(extra))
+        {
+            return Ok(from);
+        }
         let mut at = from;
         while at < len {
             let Some(size) = self.next(extra, len - at) else {
