@@ -5,8 +5,15 @@ defmodule Chunker do
   Chunk boundaries depend on the content, not on positions: inserting a byte early in a file
   moves only the chunks around the insertion, so the rest deduplicate against what you already
   stored. The boundaries are exactly those of the Rust `fastcdc` crate's `v2020::FastCDC`
-  (normalization level 1) for the same sizes, on every path (`chunk/2`, `stream/2`, the file
-  functions) and whatever the pieces a stream arrives in. That is a compatibility promise.
+  (normalization level 1) for the same sizes by default, or of any other of its chunkers you
+  choose (`algorithm: :v2016 | :ronomon`, `normalization: 0..3`, `seed:`; `preset: :attic`
+  cuts as attic does), on every path (`chunk/2`, `stream/2`, the file functions,
+  `chunk_many/2`) and whatever the pieces a stream arrives in. That is a compatibility
+  promise, held by golden vectors that no dependency can move.
+
+      iex> {:ok, chunks} = Chunker.chunk(:binary.copy("abc", 100_000), preset: :attic)
+      iex> Enum.map(chunks, & &1.length) |> Enum.sum()
+      300000
 
       iex> {:ok, [chunk]} = Chunker.chunk("hello world")
       iex> {chunk.offset, chunk.length}
@@ -20,9 +27,9 @@ defmodule Chunker do
       |> Chunker.stream(hash: :blake3)
       |> Enum.each(&store/1)
 
-  Options are described in `Chunker.Options`: `min_size`, `avg_size`, `max_size` or
-  `preset`, `hash`, `data`, `nar_aware`, `copy` and `memory_budget`. Errors are
-  `Chunker.Error`s.
+  Options are described in `Chunker.Options`: `algorithm`, `normalization`, `seed`,
+  `min_size`, `avg_size`, `max_size` or `preset`, `hash`, `data`, `nar_aware`, `copy` and
+  `memory_budget`. Errors are `Chunker.Error`s.
 
   Chunking a Nix archive so that each large file's contents chunk on their own (see
   `Chunker.NAR`):
@@ -273,7 +280,7 @@ defmodule Chunker do
   # chunk_many/2 without nar_aware: the list NIF's rounds (lists.rs in the NIF), and each
   # large item alone through chunk/2's own path (whose scan is parallel itself).
   defp chunk_batch(binaries, %Options{} = o) do
-    sizes = {o.min_size, o.avg_size, o.max_size}
+    config = Options.native_config(o)
     large = &map_ok(&1, fn binary -> ChunkStream.chunk(binary, o) end)
     bytes = Enum.reduce(binaries, 0, &(byte_size(&1) + &2))
     words = (length(binaries) + div(bytes, o.avg_size)) * Heap.words_per_chunk()
@@ -281,8 +288,8 @@ defmodule Chunker do
     Heap.presized(words, fn ->
       Batch.list(
         binaries,
-        &Native.chunk_list(&1, sizes, o.hash, o.data),
-        &Native.chunk_list_dirty(&1, sizes, o.hash, o.data),
+        &Native.chunk_list(&1, config, o.hash, o.data),
+        &Native.chunk_list_dirty(&1, config, o.hash, o.data),
         large
       )
     end)

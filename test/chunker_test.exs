@@ -124,11 +124,17 @@ defmodule ChunkerTest do
     end
 
     test "the NIFs themselves reject wrong types without crashing the VM" do
-      sizes = {16_384, 65_536, 262_144}
+      sizes = {:v2020, nil, nil, 16_384, 65_536, 262_144}
       assert_raise ArgumentError, fn -> Chunker.Native.chunk(1, sizes, :blake3, true) end
 
-      assert_raise ArgumentError, fn ->
-        Chunker.Native.chunk("x", {-1, 65_536, 262_144}, :blake3, true)
+      # A configuration of the wrong shape or types.
+      for config <- [
+            {16_384, 65_536, 262_144},
+            {:v2020, nil, nil, "16384", 65_536, 262_144},
+            {"v2020", nil, nil, 16_384, 65_536, 262_144},
+            {:v2020, 1.0, nil, 16_384, 65_536, 262_144}
+          ] do
+        assert_raise ArgumentError, fn -> Chunker.Native.chunk("x", config, :blake3, true) end
       end
 
       assert_raise ArgumentError, fn -> Chunker.Native.chunk("x", sizes, :md5, true) end
@@ -146,7 +152,10 @@ defmodule ChunkerTest do
       # Sizes the core refuses come back as errors in the one shape, not crashes.
       assert {:error,
               {:invalid_options, "min_size must be an even integer" <> _, %{option: :min_size}}} =
-               Chunker.Native.chunk("x", {3, 65_536, 262_144}, :blake3, true)
+               Chunker.Native.chunk("x", {:v2020, nil, nil, 3, 65_536, 262_144}, :blake3, true)
+
+      assert {:error, {:invalid_options, "min_size must be an even integer" <> _, _}} =
+               Chunker.Native.chunk("x", {:v2020, nil, nil, -1, 65_536, 262_144}, :blake3, true)
 
       assert {:ok, [_]} = Chunker.chunk("still alive")
     end
@@ -225,7 +234,14 @@ defmodule ChunkerTest do
 
   describe "low-level streams" do
     test "use after finish and close is an error, not a crash" do
-      {:ok, ref} = Chunker.Native.stream_new({16_384, 65_536, 262_144}, :blake3, true, false)
+      {:ok, ref} =
+        Chunker.Native.stream_new(
+          {:v2020, nil, nil, 16_384, 65_536, 262_144},
+          :blake3,
+          true,
+          false
+        )
+
       assert {:done, []} = Chunker.Native.stream_feed(ref, "hello", 0)
       assert {:done, [%Chunk{length: 5, data: "hello"}]} = Chunker.Native.stream_finish(ref, nil)
       finished = {:error, {:stream_finished, "the stream is already finished or closed", %{}}}
@@ -244,7 +260,10 @@ defmodule ChunkerTest do
 
     test "the chunks of a binary fed from an offset map back to it" do
       binary = "0123456789abcdefghij"
-      {:ok, ref} = Chunker.Native.stream_new({64, 256, 1_024}, :none, true, false)
+
+      {:ok, ref} =
+        Chunker.Native.stream_new({:v2020, nil, nil, 64, 256, 1_024}, :none, true, false)
+
       assert {:done, []} = Chunker.Native.stream_feed(ref, binary, 10)
 
       assert {:done, [%Chunk{offset: 0, length: 10, data: "abcdefghij"} = chunk]} =
@@ -255,7 +274,9 @@ defmodule ChunkerTest do
     end
 
     test "a stream can be fed from another process" do
-      {:ok, ref} = Chunker.Native.stream_new({4_096, 16_384, 65_536}, :sha256, true, false)
+      {:ok, ref} =
+        Chunker.Native.stream_new({:v2020, nil, nil, 4_096, 16_384, 65_536}, :sha256, true, false)
+
       data = TestData.random_bytes(200_000, 7)
 
       fed =

@@ -23,7 +23,7 @@ defmodule Chunker.ChunkStream do
   @doc false
   @spec open!(Options.t()) :: t()
   def open!(%Options{} = o) do
-    case Native.stream_new(sizes(o), o.hash, o.data, o.nar_aware) do
+    case Native.stream_new(Options.native_config(o), o.hash, o.data, o.nar_aware) do
       {:ok, ref} -> %__MODULE__{ref: ref}
       {:error, native} -> raise Error.from_native(native)
     end
@@ -96,7 +96,7 @@ defmodule Chunker.ChunkStream do
   end
 
   def chunk(binary, %Options{} = o) do
-    case Native.chunk(binary, sizes(o), o.hash, o.data) do
+    case Native.chunk(binary, Options.native_config(o), o.hash, o.data) do
       {:done, chunks} ->
         {:ok, chunks}
 
@@ -120,6 +120,4 @@ defmodule Chunker.ChunkStream do
   rescue
     error in Error -> {:error, error}
   end
-
-  defp sizes(%Options{min_size: min, avg_size: avg, max_size: max}), do: {min, avg, max}
 end

@@ -61,17 +61,17 @@ defmodule Chunker.Native do
   end
 
   def thread_count, do: not_loaded()
-  def validate_sizes(_min, _avg, _max), do: not_loaded()
+  def validate_config(_config), do: not_loaded()
 
-  def chunk(_binary, _sizes, _hash, _with_data), do: not_loaded()
-  def stream_new(_sizes, _hash, _with_data, _nar_aware), do: not_loaded()
+  def chunk(_binary, _config, _hash, _with_data), do: not_loaded()
+  def stream_new(_config, _hash, _with_data, _nar_aware), do: not_loaded()
   def stream_feed(_stream, _binary, _from), do: not_loaded()
   def stream_feed_dirty(_stream, _binary, _from), do: not_loaded()
   def stream_finish(_stream, _last_binary), do: not_loaded()
   def stream_finish_dirty(_stream, _last_binary), do: not_loaded()
   def stream_close(_stream), do: not_loaded()
-  def chunk_list(_binaries, _sizes, _hash, _with_data), do: not_loaded()
-  def chunk_list_dirty(_binaries, _sizes, _hash, _with_data), do: not_loaded()
+  def chunk_list(_binaries, _config, _hash, _with_data), do: not_loaded()
+  def chunk_list_dirty(_binaries, _config, _hash, _with_data), do: not_loaded()
 
   def hash(_binary, _algorithm), do: not_loaded()
   def hasher_new(_algorithm), do: not_loaded()

@@ -4,25 +4,56 @@ defmodule Chunker.Options do
 
   | option      | values                                        | default    |
   | ----------- | --------------------------------------------- | ---------- |
-  | `:preset`   | `:default`, `:nar`, `:nar_small`, `:nar_large` | `:default` |
-  | `:min_size` | even integer, 64 to 1_048_576                  | from preset |
-  | `:avg_size` | even integer, 256 to 4_194_304                 | from preset |
-  | `:max_size` | even integer, 1024 to 16_777_216               | from preset |
+  | `:preset`   | `:default`, `:nar`, `:nar_small`, `:nar_large`, `:attic` | `:default` |
+  | `:algorithm` | `:v2020`, `:v2016`, `:ronomon`               | from preset (`:v2020`) |
+  | `:normalization` | `0` to `3` (`:v2020` and `:v2016`)       | `1`        |
+  | `:seed`     | integer, 0 to 2^64 - 1 (`:v2020`)              | `0`        |
+  | `:min_size` | v2020: even integer, 64 to 1_048_576           | from preset |
+  | `:avg_size` | v2020: even integer, 256 to 4_194_304          | from preset |
+  | `:max_size` | v2020: even integer, 1024 to 16_777_216        | from preset |
   | `:hash`     | `:blake3`, `:sha256`, `:none`                  | `:blake3`  |
   | `:data`     | `true`, `false`                                | `true`     |
   | `:nar_aware` | `true`, `false`                               | `false`    |
   | `:copy`     | `true`, `false`                               | `false`    |
   | `:memory_budget` | bytes (positive integer) or `:infinity`  | 64 MiB     |
 
-  Sizes must satisfy `min_size <= avg_size <= max_size`; the ranges and the evenness rule are
-  those of the `fastcdc` crate, whose boundaries chunker reproduces.
+  ## Algorithms
 
-  Presets (min / avg / max):
+  Each algorithm cuts exactly as one of the Rust `fastcdc` crate's chunkers (version 5.0.0,
+  frozen by golden vectors, see the README), so chunks stored by tools built on it keep
+  deduplicating against yours:
+
+    * `:v2020` - `fastcdc::v2020::FastCDC`, the default. `:normalization` picks the crate's
+      `Normalization::Level0..Level3` (level 1 by default; higher levels pull chunk sizes
+      closer to the average). `:seed` XORs a 64-bit key into the gear table
+      (`with_level_and_seed`), so that chunk sizes do not reveal content to someone who does
+      not know the seed (as borg keys its chunker); seed 0 is the crate's own table.
+    * `:v2016` - `fastcdc::v2016::FastCDC`, the FastCDC paper's original algorithm, with
+      `:normalization` levels. Sizes may be odd. No seed.
+    * `:ronomon` - `fastcdc::ronomon::FastCDC`, the variant attic (the Nix binary cache)
+      uses. Sizes may be odd and much larger: `min_size` 64 to 67_108_864, `avg_size` 256 to
+      268_435_456, `max_size` 1024 to 1_073_741_824. No normalization level, no seed.
+
+  Giving `:normalization` or `:seed` to an algorithm that does not have it is an
+  `:invalid_options` error naming the option, never silently ignored. Sizes must satisfy
+  `min_size <= avg_size <= max_size`, each within the algorithm's range (the crate's; v2020's
+  must be even, as the crate tests its cut points in pairs).
+
+  ## Presets
+
+  (min / avg / max)
 
     * `:default` - 16 KiB / 64 KiB / 256 KiB
     * `:nar` - 128 KiB / 512 KiB / 2 MiB, for Nix archives
     * `:nar_small` - 32 KiB / 128 KiB / 512 KiB
     * `:nar_large` - 256 KiB / 1 MiB / 4 MiB
+    * `:attic` - `algorithm: :ronomon`, 16 KiB / 64 KiB / 256 KiB: attic's defaults, so chunks
+      deduplicate against an attic store's. attic cuts the whole uncompressed NAR, and does
+      not chunk a NAR smaller than its `nar-size-threshold` (64 KiB by default): it stores
+      such a NAR as one chunk. To do as attic does, chunk only NARs of at least 64 KiB and
+      keep a smaller one whole.
+
+  The presets other than `:attic` use `:v2020`.
 
   With `nar_aware: true` the input must be a Nix archive (NAR; see `Chunker.NAR`): chunks also
   start and end at the edges of the contents of every file of at least `min_size` bytes, so
@@ -40,7 +71,8 @@ defmodule Chunker.Options do
   plus the two 8 MiB reads in flight of `stream_file/2` (the piece being chunked and the next) (the pieces you feed `stream/2` are yours).
   Settings that could need more fail with reason `:memory_budget_exceeded` when the stream is
   created. The default is `Application.get_env(:chunker, :memory_budget, 67_108_864)`, which
-  every valid size fits (3 × 16 MiB + 2 × 8 MiB); set it lower where memory is tight.
+  every v2020 and v2016 size fits (3 × 16 MiB + 2 × 8 MiB); set it lower where memory is
+  tight, or higher for `:ronomon` with a `max_size` above 16 MiB.
 
   Sizes given explicitly win over the preset. Giving `:avg_size` without `:min_size` or
   `:max_size` derives the missing ones as a quarter and four times the average (rounded down
@@ -58,14 +90,18 @@ defmodule Chunker.Options do
   alias Chunker.Error
 
   @presets %{
-    default: {16_384, 65_536, 262_144},
-    nar: {131_072, 524_288, 2_097_152},
-    nar_small: {32_768, 131_072, 524_288},
-    nar_large: {262_144, 1_048_576, 4_194_304}
+    default: [algorithm: :v2020, min_size: 16_384, avg_size: 65_536, max_size: 262_144],
+    nar: [algorithm: :v2020, min_size: 131_072, avg_size: 524_288, max_size: 2_097_152],
+    nar_small: [algorithm: :v2020, min_size: 32_768, avg_size: 131_072, max_size: 524_288],
+    nar_large: [algorithm: :v2020, min_size: 262_144, avg_size: 1_048_576, max_size: 4_194_304],
+    attic: [algorithm: :ronomon, min_size: 16_384, avg_size: 65_536, max_size: 262_144]
   }
   @hashes [:blake3, :sha256, :none]
   @known [
     :preset,
+    :algorithm,
+    :normalization,
+    :seed,
     :min_size,
     :avg_size,
     :max_size,
@@ -82,6 +118,9 @@ defmodule Chunker.Options do
     :min_size,
     :avg_size,
     :max_size,
+    algorithm: :v2020,
+    normalization: 1,
+    seed: 0,
     hash: :blake3,
     data: true,
     nar_aware: false,
@@ -89,9 +128,13 @@ defmodule Chunker.Options do
     memory_budget: @default_memory_budget
   ]
 
-  @type preset :: :default | :nar | :nar_small | :nar_large
+  @type preset :: :default | :nar | :nar_small | :nar_large | :attic
+  @type algorithm :: :v2020 | :v2016 | :ronomon
   @type option ::
           {:preset, preset()}
+          | {:algorithm, algorithm()}
+          | {:normalization, 0..3}
+          | {:seed, non_neg_integer()}
           | {:min_size, pos_integer()}
           | {:avg_size, pos_integer()}
           | {:max_size, pos_integer()}
@@ -101,6 +144,9 @@ defmodule Chunker.Options do
           | {:copy, boolean()}
           | {:memory_budget, pos_integer() | :infinity}
   @type t :: %__MODULE__{
+          algorithm: algorithm(),
+          normalization: 0..3 | nil,
+          seed: non_neg_integer() | nil,
           min_size: pos_integer(),
           avg_size: pos_integer(),
           max_size: pos_integer(),
@@ -112,17 +158,27 @@ defmodule Chunker.Options do
         }
 
   @doc """
-  The presets as `%{name => {min_size, avg_size, max_size}}`.
+  The presets as `%{name => options}`.
 
-      iex> Chunker.Options.presets()[:nar]
-      {131072, 524288, 2097152}
+      iex> Chunker.Options.presets()[:attic]
+      [algorithm: :ronomon, min_size: 16384, avg_size: 65536, max_size: 262144]
   """
-  @spec presets() :: %{preset() => {pos_integer(), pos_integer(), pos_integer()}}
+  @spec presets() :: %{preset() => keyword()}
   def presets, do: @presets
 
   @doc """
   Validates a keyword list of options, returning the resolved options or an
-  `%Chunker.Error{reason: :invalid_options}` whose message names the option.
+  `%Chunker.Error{reason: :invalid_options}` whose message names the option (and whose
+  `details.option` is it). In the resolved options, `normalization` and `seed` are `nil` for
+  an algorithm that does not have them.
+
+      iex> {:ok, options} = Chunker.Options.validate(preset: :attic)
+      iex> {options.algorithm, options.normalization, options.seed, options.avg_size}
+      {:ronomon, nil, nil, 65536}
+
+      iex> {:error, error} = Chunker.Options.validate(algorithm: :ronomon, seed: 7)
+      iex> {error.reason, error.details.option}
+      {:invalid_options, :seed}
   """
   @spec validate(term()) :: {:ok, t()} | {:error, Error.t()}
   def validate(opts) do
@@ -133,10 +189,17 @@ defmodule Chunker.Options do
          {:ok, nar_aware} <- fetch_choice(opts, :nar_aware, [true, false], false),
          {:ok, copy} <- fetch_choice(opts, :copy, [true, false], false),
          {:ok, budget} <- fetch_budget(opts),
+         {:ok, algorithm} <- fetch_typed(opts, :algorithm, &is_atom/1, "an atom", preset),
+         {:ok, level} <- fetch_typed(opts, :normalization, &is_integer/1, "an integer", []),
+         {:ok, seed} <- fetch_typed(opts, :seed, &is_integer/1, "an integer", []),
          {:ok, {min, avg, max}} <- resolve_sizes(opts, preset),
-         :ok <- check_sizes(min, avg, max) do
+         {:ok, {algorithm, level, seed, min, avg, max}} <-
+           check_config({algorithm, level, seed, min, avg, max}) do
       {:ok,
        %__MODULE__{
+         algorithm: algorithm,
+         normalization: level,
+         seed: seed,
          min_size: min,
          avg_size: avg,
          max_size: max,
@@ -183,6 +246,12 @@ defmodule Chunker.Options do
         :ok
     end
   end
+
+  @doc false
+  # The configuration tuple the chunking NIFs take.
+  @spec native_config(t()) :: tuple()
+  def native_config(%__MODULE__{} = o),
+    do: {o.algorithm, o.normalization, o.seed, o.min_size, o.avg_size, o.max_size}
 
   @doc false
   # Checks that a stream with these options, reading `read_size` bytes at a time itself,
@@ -251,7 +320,23 @@ defmodule Chunker.Options do
     end
   end
 
-  defp resolve_sizes(opts, {preset_min, preset_avg, preset_max}) do
+  # The option's value if given, else the preset's (nil: the core's default), checked for type.
+  defp fetch_typed(opts, key, type?, type, preset) do
+    case Keyword.fetch(opts, key) do
+      {:ok, value} ->
+        if type?.(value),
+          do: {:ok, value},
+          else: invalid("#{key} must be #{type}, got: #{inspect(value)}", key)
+
+      :error ->
+        {:ok, Keyword.get(preset, key)}
+    end
+  end
+
+  defp resolve_sizes(opts, preset) do
+    {preset_min, preset_avg, preset_max} =
+      {preset[:min_size], preset[:avg_size], preset[:max_size]}
+
     with {:ok, avg} <- fetch_size(opts, :avg_size, preset_avg) do
       {derived_min, derived_max} =
         if Keyword.has_key?(opts, :avg_size),
@@ -272,10 +357,11 @@ defmodule Chunker.Options do
     end
   end
 
-  # Ranges and ordering are checked by the Rust core, the single source of those rules.
-  defp check_sizes(min, avg, max) do
-    case Chunker.Native.validate_sizes(min, avg, max) do
-      :ok -> :ok
+  # Ranges, ordering, defaults and which algorithm has which option are the Rust core's, the
+  # single source of those rules.
+  defp check_config(config) do
+    case Chunker.Native.validate_config(config) do
+      {:ok, resolved} -> {:ok, resolved}
       {:error, native} -> {:error, Error.from_native(native)}
     end
   end

@@ -93,7 +93,9 @@ defmodule Chunker.BatchTest do
     assert {:cont, digests, rest} = Native.hash_list(items, :sha256)
     assert length(digests) + length(rest) == 50_000
     assert digests == Enum.take(expected, length(digests))
-    assert {:cont, [_ | _], _rest} = Native.chunk_list(items, {64, 256, 1_024}, :none, true)
+
+    assert {:cont, [_ | _], _rest} =
+             Native.chunk_list(items, {:v2020, nil, nil, 64, 256, 1_024}, :none, true)
 
     assert {:done, tail} =
              Native.hash_list_dirty(rest, :sha256)

@@ -98,7 +98,9 @@ defmodule Chunker.HostileTest do
     end
 
     # A stream whose call panicked is finished: later calls say so, nothing else breaks.
-    {:ok, stream} = Native.stream_new({1_024, 4_096, 16_384}, :blake3, true, false)
+    {:ok, stream} =
+      Native.stream_new({:v2020, nil, nil, 1_024, 4_096, 16_384}, :blake3, true, false)
+
     :ok = Native.inject_panic()
 
     assert_raise ErlangError, ~r/nif_panicked/, fn ->
@@ -192,7 +194,9 @@ defmodule Chunker.HostileTest do
         spawn(fn ->
           streams =
             for _ <- 1..400 do
-              {:ok, stream} = Native.stream_new({2_048, 8_192, 32_768}, :blake3, true, false)
+              {:ok, stream} =
+                Native.stream_new({:v2020, nil, nil, 2_048, 8_192, 32_768}, :blake3, true, false)
+
               # A normal call may hand the work to its dirty twin.
               {:ok, _} =
                 Run.outputs(
@@ -244,10 +248,14 @@ defmodule Chunker.HostileTest do
   defp hostile_values do
     others =
       Task.async(fn ->
-        {:ok, stream} = Native.stream_new({16_384, 65_536, 262_144}, :blake3, true, false)
-        {:ok, finished} = Native.stream_new({16_384, 65_536, 262_144}, :none, false, false)
+        {:ok, stream} =
+          Native.stream_new({:v2020, nil, nil, 16_384, 65_536, 262_144}, :blake3, true, false)
+
+        {:ok, finished} =
+          Native.stream_new({:v2020, nil, nil, 16_384, 65_536, 262_144}, :none, false, false)
+
         {:done, _} = Native.stream_finish(finished, nil)
-        {:ok, closed} = Native.stream_new({64, 256, 1_024}, :sha256, true, true)
+        {:ok, closed} = Native.stream_new({:v2020, nil, nil, 64, 256, 1_024}, :sha256, true, true)
         Native.stream_close(closed)
         hasher = Native.hasher_new(:blake3)
         done_hasher = Native.hasher_new(:sha256)

@@ -20,9 +20,18 @@ defmodule Chunker.Oracle do
     :ok
   end
 
-  @doc "The fastcdc crate's `{offset, length}` list for the file at `path`."
-  def boundaries(path, {min, avg, max}) do
-    args = [path | Enum.map([min, avg, max], &Integer.to_string/1)]
+  @doc """
+  The fastcdc crate's `{offset, length}` list for the file at `path`, with v2020 at level 1,
+  or the variant that `opts` name (`algorithm:`, `normalization:`, `seed:`, as options).
+  """
+  def boundaries(path, {min, avg, max}, opts \\ []) do
+    variant = [
+      Atom.to_string(Keyword.get(opts, :algorithm, :v2020)),
+      Integer.to_string(Keyword.get(opts, :normalization) || 1),
+      Integer.to_string(Keyword.get(opts, :seed) || 0)
+    ]
+
+    args = [path | Enum.map([min, avg, max], &Integer.to_string/1)] ++ variant
     {output, 0} = System.cmd(@binary, args)
 
     for line <- String.split(output, "\n", trim: true) do

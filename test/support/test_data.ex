@@ -17,6 +17,41 @@ defmodule Chunker.TestData do
     for <<byte <- random_bytes(size, seed)>>, into: <<>>, do: <<Bitwise.band(byte, 3)>>
   end
 
+  @mask64 0xFFFF_FFFF_FFFF_FFFF
+
+  @doc """
+  The 2 MiB golden-vector fixture, byte for byte the Rust `chunker_testdata::golden::fixture`
+  (see its doc and test/golden/README.md): 1 MiB of xorshift64 bytes (seed 1), 512 KiB of
+  xorshift bytes (seed 2) ANDed with 3, 256 KiB of zeros, a 12,345-byte xorshift run (seed 3)
+  repeated over 256 KiB.
+  """
+  def golden_fixture do
+    mib = 1_048_576
+
+    low =
+      for <<byte <- xorshift_bytes(div(mib, 2), 2)>>, into: <<>>, do: <<Bitwise.band(byte, 3)>>
+
+    period = xorshift_bytes(12_345, 3)
+    repeated = period |> :binary.copy(div(div(mib, 4), 12_345) + 1) |> binary_part(0, div(mib, 4))
+    IO.iodata_to_binary([xorshift_bytes(mib, 1), low, <<0::size(div(mib, 4))-unit(8)>>, repeated])
+  end
+
+  # chunker_testdata::random_bytes: xorshift64, each state as 8 little-endian bytes.
+  defp xorshift_bytes(len, seed) do
+    import Bitwise
+    start = (seed * 0x9E37_79B9_7F4A_7C15) |> band(@mask64) |> bor(1)
+
+    {words, _} =
+      Enum.map_reduce(1..div(len + 7, 8)//1, start, fn _, x ->
+        x = bxor(x, band(x <<< 13, @mask64))
+        x = bxor(x, x >>> 7)
+        x = bxor(x, band(x <<< 17, @mask64))
+        {<<x::little-64>>, x}
+      end)
+
+    words |> IO.iodata_to_binary() |> binary_part(0, len)
+  end
+
   @doc "Path of a tar of `:code.root_dir()` (created on first use)."
   def otp_tar do
     path = Path.join([@project_root, "tmp", "otp.tar"])

@@ -7,6 +7,10 @@ defmodule Mix.Tasks.Chunker.Analyze do
   went.
 
       mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash blake3|sha256]
+          [--algorithm v2020|v2016|ronomon] [--normalization 0..3] [--seed N]
+
+  `--algorithm`, `--normalization` and `--seed` pick the FastCDC variant as the options of
+  the same names do (see `Chunker.Options`); `--preset attic` cuts as attic does.
 
   Distinct chunks are counted by digest, so `--hash` must not be `none`. Files are streamed
   8 MiB at a time (`Chunker.stream_file/2` with `data: false`), in bounded memory.
@@ -19,7 +23,10 @@ defmodule Mix.Tasks.Chunker.Analyze do
     min_size: :integer,
     max_size: :integer,
     preset: :string,
-    hash: :string
+    hash: :string,
+    algorithm: :string,
+    normalization: :integer,
+    seed: :integer
   ]
 
   @impl Mix.Task
@@ -27,7 +34,10 @@ defmodule Mix.Tasks.Chunker.Analyze do
     {parsed, paths, invalid} = OptionParser.parse(args, strict: @switches)
 
     if invalid != [] or paths == [] do
-      Mix.raise("usage: mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash ALGO]")
+      Mix.raise(
+        "usage: mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash ALGO] " <>
+          "[--algorithm v2020|v2016|ronomon] [--normalization 0..3] [--seed N]"
+      )
     end
 
     Mix.Task.run("app.start")
@@ -51,7 +61,14 @@ defmodule Mix.Tasks.Chunker.Analyze do
         :error -> Keyword.take(parsed, [:min_size, :avg_size, :max_size])
       end
 
-    opts = sizes ++ [hash: hash, data: false]
+    variant =
+      Enum.flat_map(parsed, fn
+        {:algorithm, name} -> [algorithm: String.to_atom(name)]
+        {key, value} when key in [:normalization, :seed] -> [{key, value}]
+        _ -> []
+      end)
+
+    opts = sizes ++ variant ++ [hash: hash, data: false]
 
     case Chunker.Options.validate(opts) do
       {:ok, _} -> opts
@@ -96,6 +113,12 @@ defmodule Mix.Tasks.Chunker.Analyze do
     end)
   end
 
+  defp variant_name(o) do
+    level = if o.normalization, do: ", normalization #{o.normalization}", else: ""
+    seed = if o.seed not in [nil, 0], do: ", seeded", else: ""
+    "#{o.algorithm}#{level}#{seed}"
+  end
+
   defp report(stats, files, micros, opts) do
     {:ok, o} = Chunker.Options.validate(opts)
     seconds = max(micros, 1) / 1_000_000
@@ -105,6 +128,7 @@ defmodule Mix.Tasks.Chunker.Analyze do
     files            #{files}
     bytes            #{stats.bytes} (#{mib(stats.bytes)} MiB)
     chunk sizes      #{o.min_size} / #{o.avg_size} / #{o.max_size} (min / avg / max), #{o.hash}
+    algorithm        #{variant_name(o)}
     chunks           #{stats.chunks} (average #{div(stats.bytes, max(stats.chunks, 1))} bytes)
     distinct chunks  #{distinct} holding #{stats.distinct_bytes} bytes (#{mib(stats.distinct_bytes)} MiB)
     dedup ratio      #{ratio(stats.bytes, stats.distinct_bytes)}x (bytes / distinct bytes)

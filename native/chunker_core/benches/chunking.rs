@@ -16,12 +16,25 @@
 //! - `hash_many`: 1,024 items of 1 KiB, 64 KiB and 1 MiB hashed one after the other with the
 //!   `blake3` crate against `HashAlgorithm::hash_many` on rayon's pool.
 //!
+//! - `v2020_l1`: the cut-point scan alone (no hashing), 64 MiB of random and of text-like
+//!   data at 4K and 16K averages: `crate` is `fastcdc::v2020::FastCDC` on one core, `scan` is
+//!   `chunk_slice_sequential` (one core), `parallel` is `cut_points` (the pool). Kept apart
+//!   from `variants` so that before/after runs of the default variant use the same code.
+//!
+//! - `variants`: the same three for every other variant (v2020 levels 0, 2, 3 and a seed,
+//!   v2016 levels 0, 1, 3, ronomon), 64 MiB of random and text-like data at 16K average:
+//!   `crate` is the `fastcdc` crate's own implementation of that variant.
+//!
 //! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size of `vs_reference`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+use chunker_core::{
+    chunk_slice, chunk_slice_sequential, cut_points, Algorithm, ChunkerConfig, HashAlgorithm,
+    IncrementalChunker, Normalization,
+};
+use chunker_testdata::oracle::{fastcdc_chunks, Variant};
 use chunker_testdata::{random_bytes, text_bytes};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
@@ -61,7 +74,8 @@ fn vs_reference(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("incremental", &label), &data, |b, d| {
             b.iter(|| {
-                let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
+                let mut chunker =
+                    IncrementalChunker::new(config.clone(), Some(HashAlgorithm::Blake3));
                 let mut n = 0;
                 for piece in black_box(d).chunks(1 << 20) {
                     n += chunker.feed(piece).unwrap().len();
@@ -69,6 +83,100 @@ fn vs_reference(c: &mut Criterion) {
                 n + chunker.finish().unwrap().len()
             })
         });
+    }
+    group.finish();
+}
+
+/// 64 MiB each of random and text-like bytes, the inputs of the scan-only groups.
+fn scan_inputs() -> [(&'static str, Vec<u8>); 2] {
+    [
+        ("random", random_bytes(64 << 20, 7)),
+        ("text", text_bytes(64 << 20, 7)),
+    ]
+}
+
+fn v2020_l1(c: &mut Criterion) {
+    let mut group = c.benchmark_group("v2020_l1");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    for (kind, data) in scan_inputs() {
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        for avg in [4_096usize, 16_384] {
+            let (min, max) = (avg / 4, avg * 4);
+            let config = ChunkerConfig::new(min, avg, max).unwrap();
+            let label = format!("{kind}/{}K", avg / 1024);
+            group.bench_with_input(BenchmarkId::new("crate", &label), &data, |b, d| {
+                b.iter(|| fastcdc::v2020::FastCDC::new(black_box(d), min, avg, max).count())
+            });
+            group.bench_with_input(BenchmarkId::new("scan", &label), &data, |b, d| {
+                b.iter(|| chunk_slice_sequential(black_box(d), &config, None).len())
+            });
+            group.bench_with_input(BenchmarkId::new("parallel", &label), &data, |b, d| {
+                b.iter(|| cut_points(black_box(d), &config).len())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn variants(c: &mut Criterion) {
+    let mut group = c.benchmark_group("variants");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+    let level = |n| Normalization::from_level(n).unwrap();
+    let variants = [
+        (
+            "v2020-l0",
+            ChunkerConfig::builder(Algorithm::V2020).normalization(level(0)),
+        ),
+        (
+            "v2020-l2",
+            ChunkerConfig::builder(Algorithm::V2020).normalization(level(2)),
+        ),
+        (
+            "v2020-l3",
+            ChunkerConfig::builder(Algorithm::V2020).normalization(level(3)),
+        ),
+        (
+            "v2020-seeded",
+            ChunkerConfig::builder(Algorithm::V2020).seed(0x5eed),
+        ),
+        (
+            "v2016-l0",
+            ChunkerConfig::builder(Algorithm::V2016).normalization(level(0)),
+        ),
+        ("v2016-l1", ChunkerConfig::builder(Algorithm::V2016)),
+        (
+            "v2016-l3",
+            ChunkerConfig::builder(Algorithm::V2016).normalization(level(3)),
+        ),
+        ("ronomon", ChunkerConfig::builder(Algorithm::Ronomon)),
+    ];
+    let (min, avg, max) = (4_096, 16_384, 65_536);
+    for (kind, data) in scan_inputs() {
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        for (name, builder) in &variants {
+            let config = builder.clone().sizes(min, avg, max).build().unwrap();
+            let variant = Variant::parse(
+                config.algorithm().name(),
+                config.normalization().level(),
+                config.seed(),
+            )
+            .unwrap();
+            let label = format!("{name}/{kind}/16K");
+            let sizes = (min as usize, avg as usize, max as usize);
+            group.bench_with_input(BenchmarkId::new("crate", &label), &data, |b, d| {
+                b.iter(|| fastcdc_chunks(variant, black_box(d), sizes).len())
+            });
+            group.bench_with_input(BenchmarkId::new("scan", &label), &data, |b, d| {
+                b.iter(|| chunk_slice_sequential(black_box(d), &config, None).len())
+            });
+            group.bench_with_input(BenchmarkId::new("parallel", &label), &data, |b, d| {
+                b.iter(|| cut_points(black_box(d), &config).len())
+            });
+        }
     }
     group.finish();
 }
@@ -173,5 +281,13 @@ fn hash_many(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, vs_reference, parallel_hash, matrix, hash_many);
+criterion_group!(
+    benches,
+    vs_reference,
+    v2020_l1,
+    variants,
+    parallel_hash,
+    matrix,
+    hash_many
+);
 criterion_main!(benches);

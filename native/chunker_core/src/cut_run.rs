@@ -289,6 +289,7 @@ fn stitch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Algorithm, Normalization};
     use chunker_testdata::random_bytes;
 
     #[test]
@@ -304,17 +305,29 @@ mod tests {
             random_bytes(600_000, 2).iter().map(|b| b & 3).collect(),
             random_bytes(3_000, 4),
         ];
-        for (min, avg, max) in [
-            (64, 256, 1024),
-            (1024, 4096, 16_384),
-            (16_384, 65_536, 262_144),
-        ] {
-            let config = ChunkerConfig::new(min, avg, max).unwrap();
-            for data in &inputs {
-                let want = chain(&config, data, 0, Some(HashAlgorithm::Blake3));
-                for segments in [2, 3, 7, 50, 1000] {
-                    let got = split_run(&config, data, Some(HashAlgorithm::Blake3), segments);
-                    assert_eq!(got, want, "sizes {avg}, {segments} segments");
+        // Every variant restarts its hash at a cut, so the chains resynchronize for each.
+        let variants = [
+            ChunkerConfig::builder(Algorithm::V2020),
+            ChunkerConfig::builder(Algorithm::V2020)
+                .normalization(Normalization::Level3)
+                .seed(77),
+            ChunkerConfig::builder(Algorithm::V2016).normalization(Normalization::Level0),
+            ChunkerConfig::builder(Algorithm::V2016),
+            ChunkerConfig::builder(Algorithm::Ronomon),
+        ];
+        for variant in variants {
+            for (min, avg, max) in [
+                (64, 256, 1024),
+                (1024, 4096, 16_384),
+                (16_384, 65_536, 262_144),
+            ] {
+                let config = variant.clone().sizes(min, avg, max).build().unwrap();
+                for data in &inputs {
+                    let want = chain(&config, data, 0, Some(HashAlgorithm::Blake3));
+                    for segments in [2, 3, 7, 50, 1000] {
+                        let got = split_run(&config, data, Some(HashAlgorithm::Blake3), segments);
+                        assert_eq!(got, want, "{config:?}, {segments} segments");
+                    }
                 }
             }
         }

@@ -57,7 +57,7 @@ impl std::error::Error for FinishedError {}
 /// use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm, IncrementalChunker};
 /// let data: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
 /// let config = ChunkerConfig::new(4096, 16_384, 65_536).unwrap();
-/// let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
+/// let mut chunker = IncrementalChunker::new(config.clone(), Some(HashAlgorithm::Blake3));
 /// let mut streamed = Vec::new();
 /// for piece in data.chunks(10_007) {
 ///     streamed.extend_from_slice(chunker.feed(piece).unwrap().chunks());
@@ -89,10 +89,10 @@ impl IncrementalChunker {
     /// A chunker for one input, hashing each chunk with `hash` (`None`: no digests).
     pub fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>) -> Self {
         Self {
+            scan: Scan::new(&config),
             config,
             hash,
             open: Vec::new(),
-            scan: Scan::new(&config),
             open_offset: 0,
             carried: Vec::new(),
             chunks: Vec::new(),
@@ -136,7 +136,8 @@ impl IncrementalChunker {
             return Err(FinishedError);
         }
         self.begin_call();
-        let config = self.config;
+        // Cheap: a seeded gear table is shared, not copied.
+        let config = self.config.clone();
         let base = self.open_offset;
         let piece_base = base + self.carried.len() as u64;
 
@@ -214,7 +215,7 @@ impl IncrementalChunker {
 
     fn flush(&mut self) -> Batch<'_> {
         self.begin_call();
-        let config = self.config;
+        let config = self.config.clone();
         let base = self.open_offset;
         let mut start = 0;
         while start < self.carried.len() {
@@ -278,7 +279,7 @@ impl IncrementalChunker {
         } = self;
         let carried: &'a [u8] = carried.get(..carried_used).unwrap_or_default();
         let parallel = *pool && carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
-        let (config, hash) = (*config, *hash);
+        let (config, hash): (&ChunkerConfig, _) = (config, *hash);
         let hash_carried = |chunks: &mut Vec<Chunk>| {
             if let Some(algo) = hash {
                 for (chunk, source) in chunks.iter_mut().zip(sources.iter()) {
@@ -291,7 +292,7 @@ impl IncrementalChunker {
             from.map(|at| {
                 (
                     at,
-                    cut_run(&config, piece.get(at..).unwrap_or_default(), hash, parallel),
+                    cut_run(config, piece.get(at..).unwrap_or_default(), hash, parallel),
                 )
             })
         };
@@ -407,8 +408,8 @@ mod tests {
         chunker_testdata::random_bytes(len, 1)
     }
 
-    fn streamed(data: &[u8], config: ChunkerConfig, piece: usize) -> Vec<(Chunk, Vec<u8>)> {
-        let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Sha256));
+    fn streamed(data: &[u8], config: &ChunkerConfig, piece: usize) -> Vec<(Chunk, Vec<u8>)> {
+        let mut chunker = IncrementalChunker::new(config.clone(), Some(HashAlgorithm::Sha256));
         let mut out = Vec::new();
         for p in data.chunks(piece.max(1)) {
             let batch = chunker.feed(p).unwrap();
@@ -433,7 +434,7 @@ mod tests {
             &[1, 2, 3, 1000, 4095, 16_383, 16_384, 16_385, 65_536, 700_000]
         };
         for &piece in pieces {
-            let got = streamed(&data, config, piece);
+            let got = streamed(&data, &config, piece);
             let chunks: Vec<Chunk> = got.iter().map(|(c, _)| *c).collect();
             assert_eq!(chunks, want, "piece size {piece}");
             for (chunk, bytes) in &got {

@@ -1,9 +1,11 @@
 //! Content-defined chunking with per-chunk digests.
 //!
-//! `chunker_core` cuts data into chunks at exactly the boundaries of the
-//! [`fastcdc`](https://crates.io/crates/fastcdc) crate's `v2020::FastCDC` (normalization level 1)
-//! for the same sizes, and hashes each chunk with BLAKE3 or SHA-256. It offers three ways in,
-//! which all produce the same chunks for the same bytes:
+//! `chunker_core` cuts data into chunks at exactly the boundaries of one of the
+//! [`fastcdc`](https://crates.io/crates/fastcdc) crate's chunkers (`v2020::FastCDC` at
+//! normalization level 1 by default; any level or seed of it, `v2016`, or `ronomon`: see
+//! [`Algorithm`] and [`ChunkerConfig::builder`]) for the same sizes, and hashes each chunk with
+//! BLAKE3 or SHA-256. It offers these ways in, which all produce the same chunks for the same
+//! bytes:
 //!
 //! - [`chunk_slice`]: a whole input in memory; chunk digests are computed on rayon's pool when
 //!   the input is large enough for that to pay.
@@ -49,8 +51,7 @@ mod stream;
 
 pub use chunk::{Chunk, ChunkBytes};
 pub use config::{
-    ChunkerConfig, ConfigError, SizeOption, AVG_SIZE_MAX, AVG_SIZE_MIN, MAX_SIZE_MAX, MAX_SIZE_MIN,
-    MIN_SIZE_MAX, MIN_SIZE_MIN,
+    Algorithm, ChunkerConfig, ConfigBuilder, ConfigError, ConfigOption, Limits, Normalization,
 };
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};

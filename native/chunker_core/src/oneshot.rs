@@ -104,7 +104,7 @@ mod tests {
 
         // Pieces large enough to use the pool when allowed, and the same without it.
         for pool in [true, false] {
-            let mut chunker = crate::IncrementalChunker::new(config, hash);
+            let mut chunker = crate::IncrementalChunker::new(config.clone(), hash);
             chunker.use_pool(pool);
             let mut got = Vec::new();
             for piece in data.chunks(700_001) {

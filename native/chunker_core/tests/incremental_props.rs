@@ -1,18 +1,61 @@
-//! Property: the incremental chunker equals the one-shot chunker for any input and any way of
-//! splitting it into pieces (empty pieces included).
+//! Property: for every algorithm, level and seed, the incremental chunker equals the one-shot
+//! chunker for any input and any way of splitting it into pieces (empty pieces included), and
+//! the one-shot chunker equals the `fastcdc` crate.
 
-use chunker_core::{chunk_slice, Chunk, ChunkerConfig, HashAlgorithm, IncrementalChunker};
+use chunker_core::{
+    chunk_slice, Algorithm, Chunk, ChunkerConfig, HashAlgorithm, IncrementalChunker, Normalization,
+};
+use chunker_testdata::oracle::{fastcdc_chunks, Variant};
 use proptest::prelude::*;
 
 fn sizes() -> impl Strategy<Value = ChunkerConfig> {
     // Small sizes so that short inputs still hold many chunks and every code path (carried
     // chunks, in-piece chunks, max-size cuts) is exercised.
-    (32usize..=256, 1usize..=4, 1usize..=4).prop_map(|(half_min, avg_mul, max_mul)| {
-        let min = (half_min * 2).max(64);
-        let avg = (min * avg_mul).max(256);
-        let max = (avg * max_mul).max(1024);
-        ChunkerConfig::new(min, avg, max).unwrap()
-    })
+    (
+        0usize..3,
+        0u64..=3,
+        prop_oneof![Just(0u64), any::<u64>()],
+        64usize..=512,
+        1usize..=4,
+        1usize..=4,
+    )
+        .prop_map(|(algorithm, level, seed, min, avg_mul, max_mul)| {
+            let algorithm = Algorithm::ALL[algorithm];
+            // v2020 needs even sizes; the others take any.
+            let even = |n: usize| {
+                if algorithm == Algorithm::V2020 {
+                    n & !1
+                } else {
+                    n
+                }
+            };
+            let min = even(min);
+            let avg = even((min * avg_mul).max(256));
+            let max = even((avg * max_mul).max(1024));
+            let mut builder =
+                ChunkerConfig::builder(algorithm).sizes(min as u64, avg as u64, max as u64);
+            if algorithm.has_normalization() {
+                builder = builder.normalization(Normalization::from_level(level).unwrap());
+            }
+            if algorithm.has_seed() {
+                builder = builder.seed(seed);
+            }
+            builder.build().unwrap()
+        })
+}
+
+fn crate_chunks(data: &[u8], config: &ChunkerConfig) -> Vec<(u64, usize)> {
+    let variant = Variant::parse(
+        config.algorithm().name(),
+        config.normalization().level(),
+        config.seed(),
+    )
+    .unwrap();
+    let sizes = (config.min_size(), config.avg_size(), config.max_size());
+    fastcdc_chunks(variant, data, sizes)
+        .into_iter()
+        .map(|(offset, length)| (offset as u64, length))
+        .collect()
 }
 
 fn input() -> impl Strategy<Value = Vec<u8>> {
@@ -37,7 +80,9 @@ proptest! {
         algo in prop_oneof![Just(None), Just(Some(HashAlgorithm::Blake3)), Just(Some(HashAlgorithm::Sha256))],
     ) {
         let want = chunk_slice(&data, &config, algo);
-        let mut chunker = IncrementalChunker::new(config, algo);
+        let spans: Vec<(u64, usize)> = want.iter().map(|c| (c.offset, c.length)).collect();
+        prop_assert_eq!(spans, crate_chunks(&data, &config));
+        let mut chunker = IncrementalChunker::new(config.clone(), algo);
         let mut got: Vec<Chunk> = Vec::new();
         let mut rest = &data[..];
         for len in cuts {

@@ -297,7 +297,8 @@ fn nar_aware_chunks_of_a_large_file_do_not_depend_on_its_neighbours() {
             })
             .unwrap();
         for piece in [nar.len(), 65_536, 1000] {
-            let mut chunker = NarAwareChunker::new(config, Some(HashAlgorithm::Blake3), 1024);
+            let mut chunker =
+                NarAwareChunker::new(config.clone(), Some(HashAlgorithm::Blake3), 1024);
             let mut chunks = Vec::new();
             for p in nar.chunks(piece) {
                 chunker

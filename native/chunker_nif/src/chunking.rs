@@ -36,15 +36,16 @@ fn chunk_items<'a>(
     env: Env<'a>,
     pace: &Pace,
     binaries: Term<'a>,
-    sizes: (u64, u64, u64),
+    spec: Term<'a>,
     hash: Atom,
     with_data: bool,
 ) -> NifResult<Term<'a>> {
-    let (config, algo) = match decode_chunking(sizes, hash)? {
+    let (config, algo) = match decode_chunking(spec, hash)? {
         Ok(decoded) => decoded,
         Err(error) => return Ok(error.term(env)),
     };
     let work = Work::Chunk {
+        algorithm: config.algorithm(),
         hash: algo,
         avg_size: config.avg_size(),
         parallel: false,
@@ -60,8 +61,9 @@ fn chunk_items<'a>(
 }
 
 twin_nifs! {
-    /// `chunk_list(binaries, {min, avg, max}, hash, with_data)` -> one chunk list per binary,
-    /// in the shapes of `lists.rs`, or the options error of `stream_new/4`.
-    fn chunk_list / chunk_list_dirty(binaries: Term<'a>, sizes: (u64, u64, u64), hash: Atom, with_data: bool)
-        = chunk_items(binaries, sizes, hash, with_data);
+    /// `chunk_list(binaries, config, hash, with_data)` -> one chunk list per binary, in the
+    /// shapes of `lists.rs`, or the options error of `stream_new/4`. `config` is the tuple
+    /// of `options.rs`.
+    fn chunk_list / chunk_list_dirty(binaries: Term<'a>, spec: Term<'a>, hash: Atom, with_data: bool)
+        = chunk_items(binaries, spec, hash, with_data);
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chunker_core::compression::{Format, Level};
-use chunker_core::HashAlgorithm;
+use chunker_core::{Algorithm, HashAlgorithm};
 use rustler::Env;
 
 /// What a normal-scheduler call may take: a tenth of a VM timeslice (about 1 ms).
@@ -291,12 +291,14 @@ pub enum Work {
     /// Chunking with a hash (`None`: no digests), at an average chunk size (the cost per
     /// chunk makes small chunks slower per byte), on one thread or on the pool.
     Chunk {
+        algorithm: Algorithm,
         hash: Option<HashAlgorithm>,
         avg_size: usize,
         parallel: bool,
     },
     /// NAR-aware chunking (the NAR is parsed as well).
     NarChunk {
+        algorithm: Algorithm,
         hash: Option<HashAlgorithm>,
         avg_size: usize,
     },
@@ -338,38 +340,56 @@ impl Work {
 
     /// Index of this work's rates in [`Rates`].
     fn slot(self) -> usize {
-        const HASHES: usize = 3;
-        const AVGS: usize = 16;
         let hash = |hash: Option<HashAlgorithm>| match hash {
             None => 0,
             Some(HashAlgorithm::Blake3) => 1,
             Some(HashAlgorithm::Sha256) => 2,
         };
-        // Average sizes 256 B .. 4 MiB: 15 powers of two.
-        let avg = |avg: usize| (usize::BITS - avg.max(1).leading_zeros()) as usize % AVGS;
-        let chunk_slots = HASHES * AVGS * 3;
+        // Each algorithm scans at its own speed.
+        let algorithm = |algorithm: Algorithm| match algorithm {
+            Algorithm::V2020 => 0,
+            Algorithm::V2016 => 1,
+            Algorithm::Ronomon => 2,
+        };
+        // Average sizes by power of two; v2020's 256 B .. 4 MiB each have their own, the
+        // larger averages only ronomon allows share the last.
+        let avg = |avg: usize| ((usize::BITS - avg.max(1).leading_zeros()) as usize).min(AVGS - 1);
+        let chunk_slot = |kind: usize, a: Algorithm, h: Option<HashAlgorithm>, avg_size: usize| {
+            ((algorithm(a) * 3 + kind) * HASHES + hash(h)) * AVGS + avg(avg_size)
+        };
         match self {
             Work::Chunk {
+                algorithm: a,
                 hash: h,
                 avg_size,
                 parallel,
-            } => (usize::from(parallel) * HASHES + hash(h)) * AVGS + avg(avg_size),
-            Work::NarChunk { hash: h, avg_size } => (2 * HASHES + hash(h)) * AVGS + avg(avg_size),
-            Work::Hash(HashAlgorithm::Blake3) => chunk_slots,
-            Work::Hash(HashAlgorithm::Sha256) => chunk_slots + 1,
-            Work::NarParse => chunk_slots + 2,
-            Work::Text => chunk_slots + 3,
-            Work::Decompress(format) => chunk_slots + 4 + format_index(format),
+            } => chunk_slot(usize::from(parallel), a, h, avg_size),
+            Work::NarChunk {
+                algorithm: a,
+                hash: h,
+                avg_size,
+            } => chunk_slot(2, a, h, avg_size),
+            Work::Hash(HashAlgorithm::Blake3) => CHUNK_SLOTS,
+            Work::Hash(HashAlgorithm::Sha256) => CHUNK_SLOTS + 1,
+            Work::NarParse => CHUNK_SLOTS + 2,
+            Work::Text => CHUNK_SLOTS + 3,
+            Work::Decompress(format) => CHUNK_SLOTS + 4 + format_index(format),
             Work::Compress(format, level) => {
-                chunk_slots + 8 + format_index(format) * LEVELS + level_index(format, level)
+                CHUNK_SLOTS + 8 + format_index(format) * LEVELS + level_index(format, level)
             }
         }
     }
 }
 
+/// Hash slots of chunking work: none, BLAKE3, SHA-256.
+const HASHES: usize = 3;
+/// Average-size slots of chunking work (powers of two).
+const AVGS: usize = 24;
+/// Chunking work: 3 algorithms x 3 kinds (one thread, the pool, NAR-aware) x hashes x sizes.
+const CHUNK_SLOTS: usize = 3 * 3 * HASHES * AVGS;
 /// Level slots per format: zstd's negative levels share one, then 0..=22.
 const LEVELS: usize = 24;
-const SLOTS: usize = 3 * 16 * 3 + 8 + 4 * LEVELS;
+const SLOTS: usize = CHUNK_SLOTS + 8 + 4 * LEVELS;
 
 fn format_index(format: Format) -> usize {
     match format {

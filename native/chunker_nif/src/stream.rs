@@ -83,13 +83,19 @@ impl StreamState {
     /// What this stream's steps cost is learned as.
     fn work(&self, pace: &Pace) -> Work {
         let (hash, avg_size) = (self.hash, self.config.avg_size());
+        let algorithm = self.config.algorithm();
         match self.chunker {
             Chunking::Plain(_) => Work::Chunk {
+                algorithm,
                 hash,
                 avg_size,
                 parallel: !pace.is_normal(),
             },
-            Chunking::Nar(_) => Work::NarChunk { hash, avg_size },
+            Chunking::Nar(_) => Work::NarChunk {
+                algorithm,
+                hash,
+                avg_size,
+            },
         }
     }
 }
@@ -130,9 +136,13 @@ impl ChunkStream {
     fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>, with_data: bool, nar: bool) -> Self {
         let chunker = if nar {
             let min_file_size = config.min_size() as u64;
-            Chunking::Nar(Box::new(NarAwareChunker::new(config, hash, min_file_size)))
+            Chunking::Nar(Box::new(NarAwareChunker::new(
+                config.clone(),
+                hash,
+                min_file_size,
+            )))
         } else {
-            Chunking::Plain(IncrementalChunker::new(config, hash))
+            Chunking::Plain(IncrementalChunker::new(config.clone(), hash))
         };
         test_hooks::stream_created();
         Self {
@@ -148,18 +158,19 @@ impl ChunkStream {
     }
 }
 
-/// `stream_new({min, avg, max}, hash, with_data, nar_aware)` -> `{:ok, stream}` or
-/// `{:error, {:invalid_options, message, %{option: name}}}`. With `nar_aware`, the input must
-/// be a NAR, and the contents of its files of at least `min` bytes start and end chunks.
+/// `stream_new(config, hash, with_data, nar_aware)` -> `{:ok, stream}` or `{:error,
+/// {:invalid_options, message, %{option: name}}}`; `config` is the tuple of `options.rs`.
+/// With `nar_aware`, the input must be a NAR, and the contents of its files of at least
+/// `min_size` bytes start and end chunks.
 #[rustler::nif]
 fn stream_new<'a>(
     env: Env<'a>,
-    sizes: (u64, u64, u64),
+    spec: Term<'a>,
     hash: Atom,
     with_data: bool,
     nar_aware: bool,
 ) -> NifResult<Term<'a>> {
-    let (config, algo) = match decode_chunking(sizes, hash)? {
+    let (config, algo) = match decode_chunking(spec, hash)? {
         Ok(decoded) => decoded,
         Err(error) => return Ok(error.term(env)),
     };
@@ -427,7 +438,7 @@ twin_nifs! {
         = finish(stream, last);
 }
 
-/// `chunk(binary, {min, avg, max}, hash, with_data)` -> `{:done, chunks}`, or
+/// `chunk(binary, config, hash, with_data)` -> `{:done, chunks}`, or
 /// `{:cont, chunks, stream, from}` when the binary is too large for one normal-scheduler call:
 /// the caller goes on feeding `binary[from..]` to `stream` (dirty), then finishes it with
 /// `binary`. Every chunk is a sub-binary of `binary`. Options errors as `stream_new/4`.
@@ -435,12 +446,12 @@ twin_nifs! {
 fn chunk<'a>(
     env: Env<'a>,
     binary: Binary<'a>,
-    sizes: (u64, u64, u64),
+    spec: Term<'a>,
     hash: Atom,
     with_data: bool,
 ) -> NifResult<Term<'a>> {
     let pace = Pace::normal();
-    let (config, algo) = match decode_chunking(sizes, hash)? {
+    let (config, algo) = match decode_chunking(spec, hash)? {
         Ok(decoded) => decoded,
         Err(error) => return Ok(error.term(env)),
     };

@@ -3,6 +3,12 @@
 //!
 //! The generator is xorshift64 (Marsaglia 2003): fast enough to make gigabytes for a bench,
 //! and not meant for anything but test data.
+//!
+//! [`oracle`] is the other shared piece: the `fastcdc` crate's own boundaries, for every
+//! variant; [`golden`] the fixture and file format of the golden vectors.
+
+pub mod golden;
+pub mod oracle;
 
 /// An endless xorshift64 sequence; a seed of 0 is made odd, since 0 would stay 0.
 pub fn xorshift(seed: u64) -> impl Iterator<Item = u64> {
