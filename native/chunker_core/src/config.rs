@@ -245,6 +245,9 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// 16 KiB / 64 KiB / 256 KiB: the sizes of [`ChunkerConfig::default`] and of a new builder.
+const DEFAULT_SIZES: (u64, u64, u64) = (16_384, 65_536, 262_144);
+
 /// A validated configuration: the algorithm, its parameters and sizes, and what the cut-point
 /// scan derives from them (masks, gear tables).
 ///
@@ -312,7 +315,7 @@ impl ChunkerConfig {
             algorithm,
             normalization: None,
             seed: None,
-            sizes: (16_384, 65_536, 262_144),
+            sizes: DEFAULT_SIZES,
         }
     }
 
@@ -355,7 +358,9 @@ impl ChunkerConfig {
 impl Default for ChunkerConfig {
     /// `v2020`, level 1, 16 KiB / 64 KiB / 256 KiB.
     fn default() -> Self {
-        let (min_size, avg_size, max_size) = (16_384, 65_536, 262_144);
+        let (min_size, avg_size, max_size) = DEFAULT_SIZES;
+        let (min_size, avg_size, max_size) =
+            (min_size as usize, avg_size as usize, max_size as usize);
         Self {
             algorithm: Algorithm::V2020,
             normalization: Normalization::Level1,

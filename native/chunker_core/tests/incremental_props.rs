@@ -5,7 +5,9 @@
 use chunker_core::{
     chunk_slice, Algorithm, Chunk, ChunkerConfig, HashAlgorithm, IncrementalChunker, Normalization,
 };
-use chunker_testdata::oracle::{fastcdc_chunks, Variant};
+mod common;
+
+use common::crate_spans;
 use proptest::prelude::*;
 
 fn sizes() -> impl Strategy<Value = ChunkerConfig> {
@@ -44,20 +46,6 @@ fn sizes() -> impl Strategy<Value = ChunkerConfig> {
         })
 }
 
-fn crate_chunks(data: &[u8], config: &ChunkerConfig) -> Vec<(u64, usize)> {
-    let variant = Variant::parse(
-        config.algorithm().name(),
-        config.normalization().level(),
-        config.seed(),
-    )
-    .unwrap();
-    let sizes = (config.min_size(), config.avg_size(), config.max_size());
-    fastcdc_chunks(variant, data, sizes)
-        .into_iter()
-        .map(|(offset, length)| (offset as u64, length))
-        .collect()
-}
-
 fn input() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..40_000),
@@ -81,7 +69,7 @@ proptest! {
     ) {
         let want = chunk_slice(&data, &config, algo);
         let spans: Vec<(u64, usize)> = want.iter().map(|c| (c.offset, c.length)).collect();
-        prop_assert_eq!(spans, crate_chunks(&data, &config));
+        prop_assert_eq!(spans, crate_spans(&data, &config));
         let mut chunker = IncrementalChunker::new(config.clone(), algo);
         let mut got: Vec<Chunk> = Vec::new();
         let mut rest = &data[..];

@@ -5,8 +5,11 @@
 //! Real data: the file named by `CHUNKER_REAL_DATA` (the test script sets it to a tar of the
 //! OTP installation); without it, this test binary itself.
 
-use chunker_testdata::oracle::{fastcdc_chunks, Variant};
+mod common;
+
+use chunker_testdata::oracle::{fastcdc_chunks, v2016_level, v2020_level, Variant};
 use chunker_testdata::random_bytes;
+use common::crate_spans;
 use std::io::Cursor;
 
 use chunker_core::{
@@ -82,24 +85,10 @@ fn real_data() -> Vec<u8> {
     data
 }
 
-fn oracle(data: &[u8], config: &ChunkerConfig) -> Vec<(u64, usize)> {
-    let variant = Variant::parse(
-        config.algorithm().name(),
-        config.normalization().level(),
-        config.seed(),
-    )
-    .unwrap();
-    let sizes = (config.min_size(), config.avg_size(), config.max_size());
-    fastcdc_chunks(variant, data, sizes)
-        .into_iter()
-        .map(|(offset, length)| (offset as u64, length))
-        .collect()
-}
-
 /// One-shot (with each of `hashes`, digests checked) and incremental boundaries against the
 /// crate's.
 fn check_against_oracle(data: &[u8], config: &ChunkerConfig, hashes: &[Option<HashAlgorithm>]) {
-    let want = oracle(data, config);
+    let want = crate_spans(data, config);
     assert!(!want.is_empty() || data.is_empty());
 
     for &algo in hashes {
@@ -198,12 +187,7 @@ fn chunk_stream_matches_fastcdc_stream_cdc() {
                 .seed(seed)
                 .build()
                 .unwrap();
-            let crate_level = [
-                fastcdc::v2020::Normalization::Level0,
-                fastcdc::v2020::Normalization::Level1,
-                fastcdc::v2020::Normalization::Level2,
-                fastcdc::v2020::Normalization::Level3,
-            ][level as usize];
+            let crate_level = v2020_level(level as u32);
             let theirs: Stream = fastcdc::v2020::StreamCDC::with_level_and_seed(
                 Cursor::new(&data),
                 min as usize,
@@ -230,7 +214,7 @@ fn chunk_stream_matches_fastcdc_stream_cdc() {
             min as usize,
             avg as usize,
             max as usize,
-            fastcdc::v2016::Normalization::Level2,
+            v2016_level(2),
         )
         .map(|c| c.unwrap())
         .map(|c| (c.offset, c.length, c.data))
@@ -260,7 +244,7 @@ fn edge_inputs() {
             .iter()
             .map(|c| (c.offset, c.length))
             .collect::<Vec<_>>(),
-        oracle(&exact, &config)
+        crate_spans(&exact, &config)
     );
     assert_eq!(
         chunks.iter().map(|c| c.length).sum::<usize>(),

@@ -35,12 +35,14 @@ impl Variant {
     }
 }
 
-fn v2020_level(level: u32) -> fastcdc::v2020::Normalization {
+/// The crate's v2020 `Normalization` for a level (levels above 3 are level 3).
+pub fn v2020_level(level: u32) -> fastcdc::v2020::Normalization {
     use fastcdc::v2020::Normalization::*;
     [Level0, Level1, Level2, Level3][level.min(3) as usize]
 }
 
-fn v2016_level(level: u32) -> fastcdc::v2016::Normalization {
+/// The crate's v2016 `Normalization` for a level (levels above 3 are level 3).
+pub fn v2016_level(level: u32) -> fastcdc::v2016::Normalization {
     use fastcdc::v2016::Normalization::*;
     [Level0, Level1, Level2, Level3][level.min(3) as usize]
 }
