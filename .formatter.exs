@@ -1,3 +1,9 @@
 [
-  inputs: ["{mix,.formatter}.exs", "mix/*.exs", "{config,lib,test,bench}/**/*.{ex,exs}"]
+  inputs: [
+    "{mix,.formatter}.exs",
+    "mix/*.exs",
+    "{config,lib,bench}/**/*.{ex,exs}",
+    "test/*.exs",
+    "test/{chunker,support}/**/*.{ex,exs}"
+  ]
 ]

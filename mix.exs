@@ -19,8 +19,9 @@ defmodule Chunker.MixProject do
       start_permanent: Mix.env() == :prod,
       deps: [],
       # Only `mix chunker.bench` calls :crypto (random input, SHA-256 reference); the library
-      # itself does not need it at run time.
-      xref: [exclude: [:crypto]],
+      # itself does not need it at run time. :telemetry is called only when it is loaded
+      # (Chunker.Telemetry).
+      xref: [exclude: [:crypto, :telemetry]],
       package: [
         files:
           ~w(lib mix native/Cargo.toml native/Cargo.lock native/chunker_core native/chunker_nif

@@ -67,6 +67,7 @@ defmodule Chunker do
   """
 
   alias Chunker.{Batch, Chunk, ChunkStream, Error, FileReader, Heap, Input, Native, Options}
+  alias Chunker.Telemetry
 
   # Larger pieces chunk faster (fewer calls, longer parallel scans): reading 256 MiB with
   # `stream/2` at 64 KiB chunks ran at 1.39 GB/s with 1 MiB reads, 1.94 GB/s with 8 MiB
@@ -94,8 +95,18 @@ defmodule Chunker do
   """
   @spec chunk(iodata(), [Options.option()]) :: {:ok, [Chunk.t()]} | {:error, Error.t()}
   def chunk(data, opts \\ []) do
-    with {:ok, options} <- Options.validate(opts) do
-      data |> Input.to_binary!() |> ChunkStream.chunk(options) |> copy_if_asked(options)
+    Telemetry.span([:chunk], %{operation: :chunk}, fn -> chunk_body(data, opts) end, &measured/2)
+  end
+
+  defp chunk_body(data, opts) do
+    case Options.validate(opts) do
+      {:ok, options} ->
+        binary = Input.to_binary!(data)
+        result = binary |> ChunkStream.chunk(options) |> copy_if_asked(options)
+        {result, {byte_size(binary), options}}
+
+      error ->
+        {error, nil}
     end
   end
 
@@ -119,22 +130,62 @@ defmodule Chunker do
   def chunk_many(items, opts \\ [])
 
   def chunk_many(items, opts) when is_list(items) do
-    with {:ok, options} <- Options.validate(opts) do
-      binaries = Input.binaries!(items)
-
-      result =
-        if options.nar_aware,
-          do: chunk_each(binaries, options),
-          else: chunk_batch(binaries, options)
-
-      with {:ok, lists} <- result,
-           do: {:ok, Enum.map(lists, &elem(copy_if_asked({:ok, &1}, options), 1))}
-    end
+    Telemetry.span(
+      [:chunk],
+      %{operation: :chunk_many},
+      fn -> chunk_many_body(items, opts) end,
+      &measured_many/2
+    )
   end
 
   def chunk_many(items, _opts) do
     raise ArgumentError,
           "chunk_many/2 expects a list of iodata, got: #{inspect(items, limit: 10)}"
+  end
+
+  defp chunk_many_body(items, opts) do
+    case Options.validate(opts) do
+      {:ok, options} ->
+        binaries = Input.binaries!(items)
+
+        result =
+          if options.nar_aware,
+            do: chunk_each(binaries, options),
+            else: chunk_batch(binaries, options)
+
+        result =
+          with {:ok, lists} <- result,
+               do: {:ok, Enum.map(lists, &elem(copy_if_asked({:ok, &1}, options), 1))}
+
+        {result, {binaries, options}}
+
+      error ->
+        {error, nil}
+    end
+  end
+
+  # The stop measurements and metadata of a chunking span: `info` is {input bytes, options},
+  # or nil when the options were invalid.
+  defp measured(_result, nil), do: {%{bytes: 0, chunks: 0}, %{}}
+
+  defp measured(result, {bytes, options}) do
+    chunks = with {:ok, chunks} <- result, do: length(chunks), else: (_ -> 0)
+    {%{bytes: bytes, chunks: chunks}, Telemetry.chunking_metadata(options)}
+  end
+
+  defp measured_many(result, nil), do: measured(result, nil)
+
+  defp measured_many(result, {binaries, options}) do
+    info = {Input.total_size(binaries), options}
+
+    case result do
+      {:ok, lists} ->
+        {measurements, metadata} = measured({:ok, Enum.concat(lists)}, info)
+        {Map.put(measurements, :items, length(lists)), metadata}
+
+      error ->
+        measured(error, info)
+    end
   end
 
   @doc """
@@ -174,7 +225,15 @@ defmodule Chunker do
   def stream(enumerable, opts \\ []) do
     options = Options.validate!(opts)
     bang(Options.check_memory(options, 0))
-    enumerable |> ChunkStream.transform(options) |> copy_stream_if_asked(options)
+
+    Telemetry.stream(
+      [:stream],
+      Map.put(Telemetry.chunking_metadata(options), :operation, :stream),
+      fn count ->
+        enumerable |> count.() |> ChunkStream.transform(options) |> copy_stream_if_asked(options)
+      end,
+      :chunks
+    )
   end
 
   @doc """
@@ -206,18 +265,40 @@ defmodule Chunker do
   def chunk_file(path, opts \\ []) do
     path = Input.path!(path, "chunk_file/2")
 
-    with {:ok, options} <- Options.validate(opts) do
-      cond do
-        options.data ->
-          with {:ok, binary} <- FileReader.read(path),
-               do: binary |> ChunkStream.chunk(options) |> copy_if_asked(options)
+    Telemetry.span(
+      [:chunk],
+      %{operation: :chunk_file, path: path},
+      fn -> chunk_file_body(path, opts) end,
+      fn
+        {:ok, chunks} = result, options ->
+          measured(result, {Enum.reduce(chunks, 0, &(&1.length + &2)), options})
 
-        match?({:error, _}, memory = Options.check_memory(options, 2 * @read_size)) ->
-          memory
-
-        true ->
-          stream_file_to_list(path, options)
+        result, options ->
+          measured(result, options && {0, options})
       end
+    )
+  end
+
+  defp chunk_file_body(path, opts) do
+    case Options.validate(opts) do
+      {:ok, options} ->
+        result =
+          cond do
+            options.data ->
+              with {:ok, binary} <- FileReader.read(path),
+                   do: binary |> ChunkStream.chunk(options) |> copy_if_asked(options)
+
+            match?({:error, _}, memory = Options.check_memory(options, 2 * @read_size)) ->
+              memory
+
+            true ->
+              stream_file_to_list(path, options)
+          end
+
+        {result, options}
+
+      error ->
+        {error, nil}
     end
   end
 
@@ -237,12 +318,83 @@ defmodule Chunker do
     path = Input.path!(path, "stream_file/2")
     options = Options.validate!(opts)
     bang(Options.check_memory(options, 2 * @read_size))
-    stream_validated_file(path, options)
+
+    metadata =
+      options
+      |> Telemetry.chunking_metadata()
+      |> Map.merge(%{operation: :stream_file, path: path})
+
+    Telemetry.stream([:stream], metadata, &stream_validated_file(path, options, &1), :chunks)
   end
 
-  defp stream_validated_file(path, options) do
+  @doc """
+  What the native code has done since the library was loaded or `reset_stats/0` was last
+  called, from counters kept in the NIF (relaxed atomics, updated once per call or per item,
+  never per byte or per chunk; always on):
+
+    * `chunk`: `bytes` and `chunks` returned, `calls` (inputs chunked: a `chunk/2` or file
+      call, a stream, an item of `chunk_many/2`), `sizes` (a histogram of chunk lengths in
+      powers of two);
+    * `hash`: per algorithm (`:blake3`, `:sha256`), `bytes` and `calls` (digests) of
+      `Chunker.Hash`; chunk digests count as chunking;
+    * `compress`, `decompress`: per format (`:zstd`, `:lz4`, `:xz`, `:bzip2`), `bytes_in`,
+      `bytes_out` and `calls` (frames written; inputs decoded to their end);
+    * `nar`: `bytes` of `dump`, `restore` and `entries`; `file`: `bytes` read by the file
+      functions;
+    * `errors`: how many errors of each reason were returned or raised;
+    * `resources`: native resources alive now (`chunk_streams`, `hashers`, `encoders`,
+      `decoders`, `files`, `nar_dumps`, `nar_parsers`), not reset;
+    * `nif_calls`: for `normal`, `dirty_cpu` and `dirty_io` schedulers, how long NIF calls held
+      them, in nanoseconds: `count`, `sum`, `max`, `p50` and `p99` (upper bounds of the
+      buckets they fall in: within 19% of the real value, never above `max`) and `buckets`.
+
+  A histogram is `%{count:, sum:, max:, p50:, p99:, buckets: [{floor, count}]}`, the
+  non-empty buckets in order, each holding the values from its floor up to the next floor.
+  The `normal` call durations show the 1 ms rule hold in production: their `max` stays well
+  under a millisecond.
+
+      iex> Chunker.reset_stats()
+      iex> {:ok, _} = Chunker.chunk(:binary.copy("x", 100_000))
+      iex> %{chunk: %{bytes: bytes, calls: calls}} = Chunker.stats()
+      iex> {bytes, calls}
+      {100000, 1}
+
+  (Counts are for the whole VM: other processes' work shows in them too.)
+  """
+  @spec stats() :: map()
+  def stats, do: Native.stats()
+
+  @doc """
+  Profiles the pipeline a chunk store runs on `source` (a path, or an enumerable of iodata
+  pieces such as `File.stream!/3`): read, chunk, hash, compress, one stage after the other on
+  each piece. Returns `{:ok, report}` with each stage's share of the time and throughput, the
+  VM's memory at the start and at its peak, the compressed size, and a `suggestion` (a
+  sentence, or `nil`) when one stage takes half the time or more; see
+  `Chunker.Profile`. `mix chunker.analyze --profile` prints it.
+
+  Options: the chunking options of `stream/2` (`hash:` is the hash stage's algorithm;
+  `:none` skips it), `compress:` the format of the compress stage (default `:zstd`; `nil`
+  skips it) and `level:`.
+
+      iex> {:ok, report} = Chunker.profile([:binary.copy("abc", 100_000)], compress: :lz4)
+      iex> {report.bytes, Keyword.keys(report.stages)}
+      {300000, [:read, :chunk, :hash, :compress]}
+      iex> report.stages |> Enum.map(fn {_, stage} -> stage.share end) |> Enum.sum() <= 1.0
+      true
+  """
+  @spec profile(Path.t() | Enumerable.t(), keyword()) ::
+          {:ok, Chunker.Profile.report()} | {:error, Error.t()}
+  def profile(source, opts \\ []), do: Chunker.Profile.run(source, opts)
+
+  @doc "Sets the counters and histograms of `stats/0` to zero (not the live resources)."
+  @spec reset_stats() :: :ok
+  def reset_stats, do: Native.reset_stats()
+
+  # `count` sees the pieces read (telemetry counts their bytes).
+  defp stream_validated_file(path, options, count \\ & &1) do
     path
     |> FileReader.stream(@read_size)
+    |> count.()
     |> Stream.each(fn _piece -> collect_young_heap() end)
     |> ChunkStream.transform(options)
     |> copy_stream_if_asked(options)
@@ -282,7 +434,7 @@ defmodule Chunker do
   defp chunk_batch(binaries, %Options{} = o) do
     config = Options.native_config(o)
     large = &map_ok(&1, fn binary -> ChunkStream.chunk(binary, o) end)
-    bytes = Enum.reduce(binaries, 0, &(byte_size(&1) + &2))
+    bytes = Input.total_size(binaries)
     words = (length(binaries) + div(bytes, o.avg_size)) * Heap.words_per_chunk()
 
     Heap.presized(words, fn ->

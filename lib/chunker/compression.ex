@@ -55,7 +55,7 @@ defmodule Chunker.Compression do
   call spread over all cores, and step the large ones several at a time.
   """
 
-  alias Chunker.{Batch, Error, Input, Native}
+  alias Chunker.{Batch, Error, Input, Native, Telemetry}
   alias Chunker.Compression.{Options, Streams}
   alias Chunker.Native.Run
 
@@ -75,16 +75,50 @@ defmodule Chunker.Compression do
   """
   @spec compress(iodata(), format(), keyword()) :: {:ok, binary()} | {:error, Error.t()}
   def compress(data, format, opts \\ []) do
-    with {:ok, format} <- Options.format(format),
-         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
-      binary = Input.to_binary!(data)
+    Telemetry.span(
+      [:compress],
+      %{operation: :compress, format: format, level: opts[:level]},
+      fn ->
+        with {:ok, format} <- Options.format(format),
+             {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
+          binary = Input.to_binary!(data)
 
-      binary
-      |> Native.compress(format, level)
-      |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
-      |> encoded(binary)
-    end
+          binary
+          |> Native.compress(format, level)
+          |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
+          |> encoded(binary)
+          |> with_info(byte_size(binary))
+        end
+        |> with_info(0)
+      end,
+      &measured/2
+    )
   end
+
+  # A span's body returns {result, input bytes}: `with_info(n)` pairs a result with `n`, and
+  # leaves a pair made inside a `with` as it is (a result is never {_, integer}), so that an
+  # error from the `with` gets 0.
+  defp with_info({_result, bytes} = done, _bytes) when is_integer(bytes), do: done
+  defp with_info(result, bytes), do: {result, bytes}
+
+  # The stop measurements of a compression span.
+  defp measured({:ok, binary}, bytes) when is_binary(binary),
+    do: {%{bytes: bytes, bytes_out: byte_size(binary)}, %{}}
+
+  defp measured({:ok, {:compressed, _format, frame}}, bytes),
+    do: {%{bytes: bytes, bytes_out: byte_size(frame)}, %{}}
+
+  defp measured({:ok, {:stored, {why, _}}}, bytes),
+    do: {%{bytes: bytes, bytes_out: bytes}, %{stored: why}}
+
+  defp measured({:ok, results}, binaries) when is_list(results) do
+    bytes_out = for {:ok, binary} <- results, reduce: 0, do: (sum -> sum + byte_size(binary))
+
+    {%{bytes: Input.total_size(binaries), bytes_out: bytes_out, items: length(results)}, %{}}
+  end
+
+  defp measured(_error, bytes) when is_integer(bytes), do: {%{bytes: bytes, bytes_out: 0}, %{}}
+  defp measured(_error, binaries), do: {%{bytes: Input.total_size(binaries), bytes_out: 0}, %{}}
 
   @doc "Like `compress/3`, returning the binary or raising `Chunker.Error`."
   @spec compress!(iodata(), format(), keyword()) :: binary()
@@ -99,15 +133,24 @@ defmodule Chunker.Compression do
   """
   @spec decompress(iodata(), keyword()) :: {:ok, binary()} | {:error, Error.t()}
   def decompress(data, opts \\ []) do
-    with {:ok, %{format: format, max_size: max_size}} <-
-           Options.validate(opts, [:format, :max_size]) do
-      binary = Input.to_binary!(data)
+    Telemetry.span(
+      [:decompress],
+      %{operation: :decompress, format: opts[:format], max_size: opts[:max_size]},
+      fn ->
+        with {:ok, %{format: format, max_size: max_size}} <-
+               Options.validate(opts, [:format, :max_size]) do
+          binary = Input.to_binary!(data)
 
-      binary
-      |> Native.decompress(format, max_size)
-      |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
-      |> decoded(binary)
-    end
+          binary
+          |> Native.decompress(format, max_size)
+          |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
+          |> decoded(binary)
+          |> with_info(byte_size(binary))
+        end
+        |> with_info(0)
+      end,
+      &measured/2
+    )
   end
 
   @doc "Like `decompress/2`, returning the binary or raising `Chunker.Error`."
@@ -138,10 +181,20 @@ defmodule Chunker.Compression do
   @spec compress_many([iodata()], format(), keyword()) ::
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
   def compress_many(items, format, opts \\ []) when is_list(items) do
+    Telemetry.span(
+      [:compress],
+      %{operation: :compress_many, format: format, level: opts[:level]},
+      fn ->
+        binaries = Input.binaries!(items)
+        {compress_binaries(binaries, format, opts), binaries}
+      end,
+      &measured/2
+    )
+  end
+
+  defp compress_binaries(binaries, format, opts) do
     with {:ok, format} <- Options.format(format),
          {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
-      binaries = Input.binaries!(items)
-
       # Items too large for one call: an encoder each, stepped several at a time.
       large = fn binaries ->
         open = &(Native.encoder_new(format, level, true, byte_size(&1)) |> Run.result())
@@ -166,10 +219,21 @@ defmodule Chunker.Compression do
   @spec decompress_many([iodata()], keyword()) ::
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
   def decompress_many(items, opts \\ []) when is_list(items) do
+    Telemetry.span(
+      [:decompress],
+      %{operation: :decompress_many, format: opts[:format], max_size: opts[:max_size]},
+      fn ->
+        binaries = Input.binaries!(items)
+        {decompress_binaries(binaries, opts), binaries}
+      end,
+      &measured/2
+    )
+  end
+
+  defp decompress_binaries(binaries, opts) do
     with {:ok, %{format: format, max_size: max_size}} <-
            Options.validate(opts, [:format, :max_size]),
          :ok <- Native.compression_validate(format, nil, max_size) |> Run.result() do
-      binaries = Input.binaries!(items)
       open = &(Native.decoder_new(format, max_size, true, byte_size(&1)) |> Run.result())
       {:ok, Batch.each(binaries, open, &Native.decoders_step/1)}
     end
@@ -191,7 +255,13 @@ defmodule Chunker.Compression do
     format = Run.ok!(Options.format(format))
     %{level: level} = Options.validate!(opts, [:level])
     Native.compression_validate(format, level, nil) |> Run.result() |> Run.ok!()
-    Streams.compress(enumerable, format, level)
+
+    Telemetry.stream(
+      [:compress],
+      %{operation: :compress_stream, format: format, level: level},
+      &Streams.compress(&1.(enumerable), format, level),
+      :bytes_out
+    )
   end
 
   @doc """
@@ -208,7 +278,13 @@ defmodule Chunker.Compression do
 
     max_size = max_size || :infinity
     Native.compression_validate(format, nil, max_size) |> Run.result() |> Run.ok!()
-    Streams.decompress(enumerable, format, max_size)
+
+    Telemetry.stream(
+      [:decompress],
+      %{operation: :decompress_stream, format: format, max_size: max_size},
+      &Streams.decompress(&1.(enumerable), format, max_size),
+      :bytes_out
+    )
   end
 
   @doc """
@@ -229,6 +305,15 @@ defmodule Chunker.Compression do
   @spec compress_adaptive(iodata(), keyword()) ::
           {:ok, {:compressed, format(), binary()} | {:stored, tuple()}} | {:error, Error.t()}
   def compress_adaptive(data, opts \\ []) do
+    Telemetry.span(
+      [:compress],
+      %{operation: :compress_adaptive, format: opts[:format] || :zstd, level: opts[:level]},
+      fn -> data |> adaptive(opts) |> with_info(0) end,
+      &measured/2
+    )
+  end
+
+  defp adaptive(data, opts) do
     with {:ok, options} <- Options.validate(opts, [:format, :level, :max_ratio, :max_entropy]) do
       binary = Input.to_binary!(data)
       %{format: format, level: level, max_ratio: ratio, max_entropy: entropy} = options
@@ -242,6 +327,7 @@ defmodule Chunker.Compression do
         Native.compress_adaptive_dirty(binary, format, level, ratio, entropy)
       end)
       |> encoded(binary)
+      |> with_info(byte_size(binary))
     end
   end
 

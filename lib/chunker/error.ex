@@ -39,11 +39,21 @@ defmodule Chunker.Error do
   @spec new(atom(), String.t(), map()) :: t()
   def new(reason, message, details \\ %{})
       when is_atom(reason) and is_binary(message) and is_map(details) do
+    count(reason)
     %__MODULE__{reason: reason, message: message, details: details}
   end
 
-  # The one shape every NIF error has: {reason, message, details}.
+  # Errors made in Elixir are counted by reason in Chunker.stats/0 (the NIF counts its own);
+  # without the NIF there is nothing to count them in.
+  defp count(reason) do
+    Chunker.Native.count_error(reason)
+  catch
+    _kind, _reason -> :ok
+  end
+
+  # The one shape every NIF error has: {reason, message, details} (counted by the NIF).
   @doc false
   @spec from_native({atom(), String.t(), map()}) :: t()
-  def from_native({reason, message, details}), do: new(reason, message, details)
+  def from_native({reason, message, details}),
+    do: %__MODULE__{reason: reason, message: message, details: details}
 end

@@ -13,7 +13,7 @@ defmodule Chunker.Hash do
       true
   """
 
-  alias Chunker.{Batch, Heap, Input, Native}
+  alias Chunker.{Batch, Heap, Input, Native, Telemetry}
   alias Chunker.Native.Run
 
   @algorithms [:blake3, :sha256]
@@ -37,8 +37,20 @@ defmodule Chunker.Hash do
   """
   @spec hash(iodata(), algorithm()) :: <<_::256>>
   def hash(data, algorithm) when algorithm in @algorithms do
-    binary = Input.to_binary!(data)
+    Telemetry.span(
+      [:hash],
+      %{operation: :hash, algorithm: algorithm},
+      fn ->
+        binary = Input.to_binary!(data)
+        {hash_binary(binary, algorithm), byte_size(binary)}
+      end,
+      fn _digest, bytes -> {%{bytes: bytes}, %{}} end
+    )
+  end
 
+  def hash(_data, algorithm), do: bad_algorithm(algorithm)
+
+  defp hash_binary(binary, algorithm) do
     case Native.hash(binary, algorithm) do
       {:done, digest} ->
         digest
@@ -51,8 +63,6 @@ defmodule Chunker.Hash do
         digest
     end
   end
-
-  def hash(_data, algorithm), do: bad_algorithm(algorithm)
 
   defp bad_algorithm(algorithm) do
     raise ArgumentError, "hash algorithm must be :blake3 or :sha256, got: #{inspect(algorithm)}"
@@ -78,8 +88,26 @@ defmodule Chunker.Hash do
   """
   @spec hash_many([iodata()], algorithm()) :: [<<_::256>>]
   def hash_many(items, algorithm) when is_list(items) and algorithm in @algorithms do
-    binaries = Input.binaries!(items)
+    Telemetry.span(
+      [:hash],
+      %{operation: :hash_many, algorithm: algorithm},
+      fn ->
+        binaries = Input.binaries!(items)
+        {hash_binaries(binaries, algorithm), binaries}
+      end,
+      fn digests, binaries ->
+        {%{bytes: Input.total_size(binaries), items: length(digests)}, %{}}
+      end
+    )
+  end
 
+  def hash_many(items, algorithm) when is_list(items), do: bad_algorithm(algorithm)
+
+  def hash_many(items, _algorithm) do
+    raise ArgumentError, "hash_many/2 expects a list of iodata, got: #{inspect(items, limit: 10)}"
+  end
+
+  defp hash_binaries(binaries, algorithm) do
     # A digest and its list cell: 8 words.
     Heap.presized(length(binaries) * 8, fn ->
       binaries
@@ -90,12 +118,6 @@ defmodule Chunker.Hash do
       )
       |> Run.ok!()
     end)
-  end
-
-  def hash_many(items, algorithm) when is_list(items), do: bad_algorithm(algorithm)
-
-  def hash_many(items, _algorithm) do
-    raise ArgumentError, "hash_many/2 expects a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
   # Items too large for one call: a hasher each, stepped several at a time.

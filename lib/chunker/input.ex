@@ -27,6 +27,11 @@ defmodule Chunker.Input do
     raise ArgumentError, "expected a list of iodata, got: #{inspect(items, limit: 10)}"
   end
 
+  # The bytes of a list of binaries.
+  @doc false
+  @spec total_size([binary()]) :: non_neg_integer()
+  def total_size(binaries), do: Enum.reduce(binaries, 0, &(byte_size(&1) + &2))
+
   # A path as a string; `function` names the caller in the ArgumentError for anything else.
   @doc false
   @spec path!(term(), String.t()) :: String.t()

@@ -30,7 +30,7 @@ defmodule Chunker.NAR do
 
   import Bitwise, only: [<<<: 2, bor: 2]
 
-  alias Chunker.{Error, Input, Native}
+  alias Chunker.{Error, Input, Native, Telemetry}
   alias Chunker.Native.Run
   alias Chunker.NAR.Entry
 
@@ -62,6 +62,15 @@ defmodule Chunker.NAR do
   def dump(path) do
     path = Input.path!(path, "dump/1")
 
+    Telemetry.stream(
+      [:nar, :dump],
+      %{operation: :dump, path: path},
+      fn _count -> dump_pieces(path) end,
+      :bytes
+    )
+  end
+
+  defp dump_pieces(path) do
     Stream.resource(
       fn -> path |> Native.nar_dump_open() |> Run.result() |> Run.ok!() end,
       fn dump ->
@@ -90,6 +99,15 @@ defmodule Chunker.NAR do
   """
   @spec entries(Enumerable.t()) :: Enumerable.t()
   def entries(enumerable) do
+    Telemetry.stream(
+      [:nar, :entries],
+      %{operation: :entries},
+      &(&1.(enumerable) |> entry_stream()),
+      :entries
+    )
+  end
+
+  defp entry_stream(enumerable) do
     enumerable
     |> events(false)
     |> Stream.map(fn
@@ -135,8 +153,20 @@ defmodule Chunker.NAR do
   @spec restore(iodata() | Enumerable.t(), Path.t()) :: :ok | {:error, Error.t()}
   def restore(nar, dest) do
     dest = Input.path!(dest, "restore/2")
-    enumerable = pieces(nar)
 
+    Telemetry.span(
+      [:nar, :restore],
+      %{operation: :restore, path: dest},
+      fn ->
+        {enumerable, bytes} = nar |> pieces() |> Telemetry.counted()
+        result = restore_to(enumerable, dest)
+        {result, bytes.()}
+      end,
+      fn _result, bytes -> {%{bytes: bytes}, %{}} end
+    )
+  end
+
+  defp restore_to(enumerable, dest) do
     # `dest` is claimed first, as an empty directory: a concurrent restore to the same place,
     # or anything else creating it meanwhile, then fails instead of being replaced.
     case :file.make_dir(dest) do

@@ -51,16 +51,22 @@ defmodule Chunker.Native do
   defp not_loaded do
     detail = :persistent_term.get({__MODULE__, :load_error}, :unknown)
 
-    :erlang.nif_error(
-      Chunker.Error.new(:nif_not_loaded, """
+    # The struct itself: Chunker.Error.new/3 would count the error with a NIF.
+    :erlang.nif_error(%Chunker.Error{
+      reason: :nif_not_loaded,
+      message: """
       the chunker native library is not loaded (#{inspect(detail)}).
       Build it with `mix compile` in the project that depends on :chunker; that runs
       `cargo build --release` in deps/chunker/native and needs cargo (https://rustup.rs).
-      """)
-    )
+      """,
+      details: %{}
+    })
   end
 
   def thread_count, do: not_loaded()
+  def stats, do: not_loaded()
+  def reset_stats, do: not_loaded()
+  def count_error(_reason), do: not_loaded()
   def validate_config(_config), do: not_loaded()
 
   def chunk(_binary, _config, _hash, _with_data), do: not_loaded()

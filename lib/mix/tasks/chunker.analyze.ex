@@ -8,6 +8,11 @@ defmodule Mix.Tasks.Chunker.Analyze do
 
       mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash blake3|sha256]
           [--algorithm v2020|v2016|ronomon] [--normalization 0..3] [--seed N]
+          [--profile [--compress zstd|lz4|xz|bzip2|none] [--level N]]
+
+  `--profile` then runs the files through read -> chunk -> hash -> compress
+  (`Chunker.profile/2`, compression with `--compress`, default zstd, at `--level`) and prints
+  each stage's share of the time and throughput, with a suggestion when one stage dominates.
 
   `--algorithm`, `--normalization` and `--seed` pick the FastCDC variant as the options of
   the same names do (see `Chunker.Options`); `--preset attic` cuts as attic does.
@@ -26,7 +31,10 @@ defmodule Mix.Tasks.Chunker.Analyze do
     hash: :string,
     algorithm: :string,
     normalization: :integer,
-    seed: :integer
+    seed: :integer,
+    profile: :boolean,
+    compress: :string,
+    level: :integer
   ]
 
   @impl Mix.Task
@@ -36,7 +44,8 @@ defmodule Mix.Tasks.Chunker.Analyze do
     if invalid != [] or paths == [] do
       Mix.raise(
         "usage: mix chunker.analyze PATH... [--avg-size N | --preset NAME] [--hash ALGO] " <>
-          "[--algorithm v2020|v2016|ronomon] [--normalization 0..3] [--seed N]"
+          "[--algorithm v2020|v2016|ronomon] [--normalization 0..3] [--seed N] " <>
+          "[--profile [--compress FORMAT] [--level N]]"
       )
     end
 
@@ -49,6 +58,46 @@ defmodule Mix.Tasks.Chunker.Analyze do
       :timer.tc(fn -> Enum.reduce(files, new_stats(), &add_file(&1, &2, opts)) end)
 
     report(stats, length(files), micros, opts)
+    if parsed[:profile], do: profile(files, opts, parsed)
+  end
+
+  defp profile(files, opts, parsed) do
+    compress =
+      case Keyword.get(parsed, :compress, "zstd") do
+        "none" -> [compress: nil]
+        format when format in ~w(zstd lz4 xz bzip2) -> [compress: String.to_atom(format)]
+        other -> Mix.raise("--compress must be zstd, lz4, xz, bzip2 or none, got: #{other}")
+      end
+
+    opts = Keyword.delete(opts, :data) ++ compress ++ Keyword.take(parsed, [:level])
+
+    case Chunker.Profile.run({:files, files}, opts) do
+      {:ok, report} -> Mix.shell().info(profile_text(report))
+      {:error, error} -> Mix.raise(error.message)
+    end
+  end
+
+  defp profile_text(report) do
+    stages =
+      Enum.map_join(report.stages, "\n", fn {stage, s} ->
+        share = :erlang.float_to_binary(s.share * 100, decimals: 1)
+
+        "  #{String.pad_trailing(to_string(stage), 9)} #{String.pad_leading(share, 5)}%  " <>
+          "#{String.pad_leading(to_string(round(s.mb_per_s)), 6)} MB/s"
+      end)
+
+    compressed =
+      if report.compressed_bytes,
+        do:
+          "\ncompressed       #{report.compressed_bytes} bytes (#{ratio(report.bytes, report.compressed_bytes)}x)",
+        else: ""
+
+    """
+    profile          #{round(report.mb_per_s)} MB/s end to end (#{Float.round(report.seconds, 3)} s), stages one after the other:
+    #{stages}#{compressed}
+    memory           VM #{mib(report.memory.start)} MiB at the start, #{mib(report.memory.peak)} MiB at the peak
+    suggestion       #{report.suggestion || "no stage takes half the time"}
+    """
   end
 
   defp chunk_options(parsed) do

@@ -10,6 +10,7 @@ use rustler::{Atom, Binary, Encoder, Env, NifResult, Term};
 use crate::lists;
 use crate::options::decode_chunking;
 use crate::pace::{twin_nifs, Pace, Work};
+use crate::stats::STATS;
 use crate::terms::chunk_struct;
 
 /// The `%Chunker.Chunk{}` list of `chunks` of `input`.
@@ -19,6 +20,8 @@ fn chunk_terms<'a>(
     chunks: &[Chunk],
     with_data: bool,
 ) -> NifResult<Term<'a>> {
+    STATS.chunk_input();
+    STATS.chunks(chunks);
     let mut terms = Vec::with_capacity(chunks.len());
     for chunk in chunks {
         let data = if with_data {

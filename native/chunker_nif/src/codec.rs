@@ -22,6 +22,7 @@ use crate::compression::{adaptive_term, decode_level, decode_max_size, decode_op
 use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::pace::{twin_nifs, Pace, Steps, Work};
+use crate::stats::{CallTimer, Live, ResourceKind, Scheduler, STATS};
 
 /// Smallest step of a codec.
 const STEP_FLOOR: usize = 16 * 1024;
@@ -34,10 +35,12 @@ pub struct EncoderResource {
     pub(crate) work: Work,
     /// For `compress_adaptive/2`: the options, and the input's size, to judge the result by.
     adaptive: Option<(AdaptiveOptions, usize)>,
+    _live: Live,
 }
 
 pub struct DecoderResource {
     state: Mutex<Coding<Decoder>>,
+    _live: Live,
 }
 
 #[rustler::resource_impl]
@@ -80,6 +83,7 @@ impl EncoderResource {
             state: Mutex::new(coding),
             work,
             adaptive,
+            _live: Live::new(ResourceKind::Encoder),
         }
     }
 }
@@ -88,6 +92,7 @@ impl DecoderResource {
     pub fn new(coding: Coding<Decoder>) -> Self {
         Self {
             state: Mutex::new(coding),
+            _live: Live::new(ResourceKind::Decoder),
         }
     }
 }
@@ -111,10 +116,22 @@ pub fn encode_steps(
         steps = steps.at_most(block);
     }
     let Coding { codec, sink, .. } = coding;
+    let format = codec.format();
     steps.over(from, input.len(), 0, |at, end| {
         codec.update(input.get(at..end).unwrap_or_default(), sink)?;
+        STATS.compress_in(format, end - at);
         Ok(0)
     })
+}
+
+/// This call's output of an encoder (nothing while collecting), counted.
+fn encoder_output<'a>(
+    env: Env<'a>,
+    coding: &mut Coding<Compressor>,
+) -> Result<Binary<'a>, CompressionError> {
+    let output = coding.output(env)?;
+    STATS.compress_out(coding.codec.format(), output.len());
+    Ok(output)
 }
 
 /// Decodes from `input[from..]` in steps of output until the input is used up and nothing is
@@ -155,6 +172,9 @@ pub fn decode_steps(
         if let Some(steps) = steps.as_mut() {
             steps.record(sink.written() - before, clock.elapsed());
         }
+        if let Some(format) = codec.format() {
+            STATS.decoded(format, step.consumed, sink.written() - before);
+        }
         at += step.consumed;
         pending = step.pending;
         if step.consumed == 0 && !step.pending {
@@ -181,6 +201,7 @@ fn encoder_new<'a>(
     collect: bool,
     size: Option<u64>,
 ) -> NifResult<Term<'a>> {
+    let _timer = CallTimer::start(Scheduler::DirtyCpu);
     let format = crate::compression::decode_format(format)?;
     let level = match decode_level(format, level)? {
         Ok(level) => level,
@@ -225,7 +246,7 @@ fn encoder_update<'a>(
     let pace = Pace::dirty();
     with_state(env, &resource.state, |coding| {
         let stepped = encode_steps(&pace, resource.work, coding, binary.as_slice(), from)
-            .and_then(|at| Ok((coding.output(env)?, at)));
+            .and_then(|at| Ok((encoder_output(env, coding)?, at)));
         Ok(match stepped {
             Ok((output, at)) if at == binary.len() => (atoms::done(), output).encode(env),
             Ok((output, at)) => (atoms::cont(), output, at).encode(env),
@@ -240,6 +261,25 @@ fn finish_frame<'a>(
     coding: &mut Coding<Compressor>,
 ) -> Result<Binary<'a>, CompressionError> {
     coding.codec.finish(&mut coding.sink)?;
+    let frame = coding.sink.take(env)?;
+    let format = coding.codec.format();
+    STATS.compress_out(format, frame.len());
+    STATS.compressed(format);
+    Ok(frame)
+}
+
+/// Ends a decoder's input: the rest of its output (all of it when collecting), or
+/// `truncated` if the input ended inside a frame.
+pub fn finish_decoding<'a>(
+    env: Env<'a>,
+    coding: &mut Coding<Decoder>,
+) -> Result<Binary<'a>, CompressionError> {
+    let before = coding.sink.written();
+    coding.codec.finish(&mut coding.sink)?;
+    if let Some(format) = coding.codec.format() {
+        STATS.decoded(format, 0, coding.sink.written() - before);
+        STATS.decompressed_input(format);
+    }
     coding.sink.take(env)
 }
 
@@ -264,6 +304,7 @@ pub fn finish_encoder<'a>(
 /// collecting; the verdict for an adaptive encoder). Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn encoder_finish<'a>(env: Env<'a>, resource: ResourceArc<EncoderResource>) -> NifResult<Term<'a>> {
+    let _timer = CallTimer::start(Scheduler::DirtyCpu);
     with_state(env, &resource.state, |coding| {
         Ok(match finish_encoder(env, &resource, coding) {
             Ok(result) => (atoms::ok(), result).encode(env),
@@ -366,12 +407,9 @@ twin_nifs! {
 /// `{:error, {:truncated, ...}}` if the input ended inside a frame. Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn decoder_finish<'a>(env: Env<'a>, resource: ResourceArc<DecoderResource>) -> NifResult<Term<'a>> {
+    let _timer = CallTimer::start(Scheduler::DirtyCpu);
     with_state(env, &resource.state, |coding| {
-        let result = coding
-            .codec
-            .finish(&mut coding.sink)
-            .and_then(|()| coding.sink.take(env));
-        Ok(result_term(env, result))
+        Ok(result_term(env, finish_decoding(env, coding)))
     })
 }
 
@@ -488,8 +526,7 @@ fn decoders_step<'a>(
         .zip(advanced)
         .map(|((resource, _, _), advanced)| {
             entry_term(env, &resource.state, advanced, |coding| {
-                coding.codec.finish(&mut coding.sink)?;
-                coding.sink.take(env)
+                finish_decoding(env, coding)
             })
         })
         .collect::<Vec<Term<'a>>>()

@@ -8,19 +8,20 @@
 
 use chunker_core::compression::adaptive::{AdaptiveOptions, Skip};
 use chunker_core::compression::{
-    compress_to, detect, CompressionError, Detected, Format, Level, DEFAULT_MAX_SIZE,
+    compress_to, detect, CompressionError, Detected, Format, Level, Sink, DEFAULT_MAX_SIZE,
 };
 use rustler::{Atom, Binary, Encoder, Env, NifResult, ResourceArc, Term};
 
 use crate::atoms;
 use crate::binary_sink::BinarySink;
 use crate::codec::{
-    decode_steps, encode_steps, finish_encoder, fits_normal, new_decoder, new_encoder,
-    DecoderResource,
+    decode_steps, encode_steps, finish_decoding, finish_encoder, fits_normal, new_decoder,
+    new_encoder, DecoderResource,
 };
 use crate::error::{compression_option, invalid_option, NativeError};
 use crate::lists;
 use crate::pace::{twin_nifs, Pace, Work};
+use crate::stats::STATS;
 
 pub fn decode_format(atom: Atom) -> NifResult<Format> {
     Format::ALL
@@ -151,9 +152,23 @@ fn compress_whole<'a>(
     }
     let mut sink = BinarySink::new();
     let result = pace.measure(work, data.len(), || {
-        compress_to(data, format, level, &mut sink)
+        compress_counted(data, format, level, &mut sink)
     });
     Some(result.and_then(|()| sink.take(env)))
+}
+
+/// [`compress_to`], counted.
+fn compress_counted(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+    sink: &mut BinarySink,
+) -> Result<(), CompressionError> {
+    compress_to(data, format, level, sink)?;
+    STATS.compress_in(format, data.len());
+    STATS.compress_out(format, sink.written());
+    STATS.compressed(format);
+    Ok(())
 }
 
 /// A dirty call compresses an input of unknown cost whole only up to this size, and learns its
@@ -301,7 +316,7 @@ fn compress_items<'a>(
         Work::Compress(format, level),
         |bytes| {
             let mut sink = BinarySink::new();
-            compress_to(bytes, format, level, &mut sink).map(|()| sink)
+            compress_counted(bytes, format, level, &mut sink).map(|()| sink)
         },
         |_, compressed| {
             Ok(match compressed.and_then(|mut sink| sink.take(env)) {
@@ -336,16 +351,10 @@ fn decompress_one<'a>(
     }
     let stepped = decode_steps(pace, &mut coding, data.as_slice(), 0, usize::MAX);
     Ok(match stepped {
-        Ok((at, false)) if at == data.len() => {
-            let result = coding
-                .codec
-                .finish(&mut coding.sink)
-                .and_then(|()| coding.sink.take(env));
-            match result {
-                Ok(output) => (atoms::done(), output).encode(env),
-                Err(error) => NativeError::from(&error).term(env),
-            }
-        }
+        Ok((at, false)) if at == data.len() => match finish_decoding(env, &mut coding) {
+            Ok(output) => (atoms::done(), output).encode(env),
+            Err(error) => NativeError::from(&error).term(env),
+        },
         Ok((at, _)) => (
             atoms::cont(),
             ResourceArc::new(DecoderResource::new(coding)),

@@ -58,7 +58,9 @@ impl NativeError {
     }
 
     /// `{:error, {reason, message, details}}`
+    /// Counted by reason in `Chunker.stats/0`: every error returned is built here.
     pub fn term<'a>(&self, env: Env<'a>) -> Term<'a> {
+        crate::stats::STATS.error(self.reason);
         let reason = atom(env, self.reason);
         let mut details = Term::map_new(env);
         for (key, value) in &self.details {

@@ -14,12 +14,14 @@ use crate::atoms;
 use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::pace::Pace;
+use crate::stats::{CallTimer, Live, ResourceKind, Scheduler, STATS};
 
 pub struct FileResource {
     /// `None` once read to its end, failed, or closed.
     state: Mutex<Option<ConsistentFile>>,
     /// The binary `file_read_all/1` fills, and how much of it is filled.
     whole: Mutex<Option<(OwnedBinary, usize)>>,
+    _live: Live,
 }
 
 #[rustler::resource_impl]
@@ -30,6 +32,7 @@ impl Resource for FileResource {}
 /// I/O.
 #[rustler::nif(schedule = "DirtyIo")]
 fn file_open<'a>(env: Env<'a>, path: Binary<'a>) -> Term<'a> {
+    let _timer = CallTimer::start(Scheduler::DirtyIo);
     let path = Path::new(std::ffi::OsStr::from_bytes(path.as_slice()));
     match ConsistentFile::open(path, Follow::Symlinks) {
         Ok(file) => {
@@ -37,6 +40,7 @@ fn file_open<'a>(env: Env<'a>, path: Binary<'a>) -> Term<'a> {
             let resource = ResourceArc::new(FileResource {
                 state: Mutex::new(Some(file)),
                 whole: Mutex::new(None),
+                _live: Live::new(ResourceKind::File),
             });
             (atoms::ok(), resource, size).encode(env)
         }
@@ -56,7 +60,9 @@ fn file_read<'a>(env: Env<'a>, file: ResourceArc<FileResource>, max: usize) -> N
             None => max,
         };
         read_piece(env, state, max, |reader, buf| {
-            reader.read(buf).map_err(NativeError::from)
+            let read = reader.read(buf).map_err(NativeError::from)?;
+            STATS.file_read(read);
+            Ok(read)
         })
     })
 }
@@ -98,7 +104,10 @@ fn file_read_all<'a>(env: Env<'a>, file: ResourceArc<FileResource>) -> NifResult
             };
             match read {
                 Ok(0) => break,
-                Ok(n) => *filled += n,
+                Ok(n) => {
+                    STATS.file_read(n);
+                    *filled += n;
+                }
                 Err(error) => {
                     *state = None;
                     *whole = None;

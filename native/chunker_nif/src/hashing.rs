@@ -12,6 +12,7 @@ use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::lists;
 use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
+use crate::stats::{Live, ResourceKind, STATS};
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     if atom == atoms::blake3() {
@@ -23,6 +24,13 @@ fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     }
 }
 
+/// The digest of `bytes`, counted.
+fn hash_counted(algorithm: HashAlgorithm, bytes: &[u8]) -> [u8; 32] {
+    STATS.hashed(algorithm, bytes.len());
+    STATS.digest(algorithm);
+    algorithm.hash(bytes)
+}
+
 fn digest_binary<'a>(env: Env<'a>, digest: &[u8; 32]) -> Term<'a> {
     NewBinary::from_slice(env, digest).into()
 }
@@ -32,6 +40,24 @@ pub struct HasherResource {
     hasher: Mutex<Option<Hasher>>,
     algorithm: HashAlgorithm,
     pacing: Pacing,
+    _live: Live,
+}
+
+impl HasherResource {
+    fn new(hasher: Hasher, algorithm: HashAlgorithm, pacing: Pacing) -> Self {
+        Self {
+            hasher: Mutex::new(Some(hasher)),
+            algorithm,
+            pacing,
+            _live: Live::new(ResourceKind::Hasher),
+        }
+    }
+}
+
+/// A hasher's digest, counted.
+fn finalize(hasher: Hasher, algorithm: HashAlgorithm) -> [u8; 32] {
+    STATS.digest(algorithm);
+    hasher.finalize()
 }
 
 #[rustler::resource_impl]
@@ -55,7 +81,9 @@ fn update_steps(
         Ok::<_, ()>(0)
     });
     pacing.keep(&steps);
-    stepped.unwrap_or(from)
+    let at = stepped.unwrap_or(from);
+    STATS.hashed(algorithm, at - from);
+    at
 }
 
 /// `hash(binary, algorithm)` -> `{:done, digest}`, or `{:cont, hasher, from}` when the binary
@@ -67,17 +95,15 @@ fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<
     let pace = Pace::normal();
     let bytes = input.as_slice();
     let reply = if pace.fits(Work::Hash(algorithm), bytes.len()) {
-        let digest = pace.measure(Work::Hash(algorithm), bytes.len(), || algorithm.hash(bytes));
+        let digest = pace.measure(Work::Hash(algorithm), bytes.len(), || {
+            hash_counted(algorithm, bytes)
+        });
         (atoms::done(), digest_binary(env, &digest)).encode(env)
     } else {
         let mut hasher = algorithm.hasher();
         let pacing = Pacing::default();
         let at = update_steps(&pace, (algorithm, &pacing), &mut hasher, bytes, 0);
-        let resource = ResourceArc::new(HasherResource {
-            hasher: Mutex::new(Some(hasher)),
-            algorithm,
-            pacing,
-        });
+        let resource = ResourceArc::new(HasherResource::new(hasher, algorithm, pacing));
         (atoms::cont(), resource, at).encode(env)
     };
     pace.charge(env);
@@ -88,11 +114,11 @@ fn hash<'a>(env: Env<'a>, input: Binary<'a>, algorithm: Atom) -> NifResult<Term<
 #[rustler::nif]
 fn hasher_new(algorithm: Atom) -> NifResult<ResourceArc<HasherResource>> {
     let algorithm = decode_algorithm(algorithm)?;
-    Ok(ResourceArc::new(HasherResource {
-        hasher: Mutex::new(Some(algorithm.hasher())),
+    Ok(ResourceArc::new(HasherResource::new(
+        algorithm.hasher(),
         algorithm,
-        pacing: Pacing::default(),
-    }))
+        Pacing::default(),
+    )))
 }
 
 fn update<'a>(
@@ -130,7 +156,10 @@ twin_nifs! {
 #[rustler::nif]
 fn hasher_finish<'a>(env: Env<'a>, resource: ResourceArc<HasherResource>) -> NifResult<Term<'a>> {
     with_state(env, &resource.hasher, |state| match state.take() {
-        Some(hasher) => Ok((atoms::ok(), digest_binary(env, &hasher.finalize())).encode(env)),
+        Some(hasher) => {
+            let digest = finalize(hasher, resource.algorithm);
+            Ok((atoms::ok(), digest_binary(env, &digest)).encode(env))
+        }
         None => Ok(NativeError::finished().term(env)),
     })
 }
@@ -147,7 +176,7 @@ fn hash_items<'a>(
         pace,
         binaries,
         Work::Hash(algorithm),
-        |bytes| algorithm.hash(bytes),
+        |bytes| hash_counted(algorithm, bytes),
         |_, digest| Ok(digest_binary(env, &digest)),
     )
 }
@@ -191,7 +220,7 @@ fn hashers_step<'a>(
                 return Ok(Err(at));
             }
             let hasher = state.take().ok_or_else(NativeError::finished)?;
-            Ok(Ok(hasher.finalize()))
+            Ok(Ok(finalize(hasher, resource.algorithm)))
         });
     Ok(stepped
         .into_iter()

@@ -30,6 +30,7 @@ mod nar;
 mod nix;
 mod options;
 mod pace;
+mod stats;
 mod stream;
 mod terms;
 mod test_hooks;

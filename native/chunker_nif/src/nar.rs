@@ -20,10 +20,12 @@ use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::file::read_piece;
 use crate::pace::{twin_nifs, Pace, Steps, Work};
+use crate::stats::{CallTimer, Live, NarRead, ResourceKind, Scheduler, STATS};
 
 pub struct NarDump {
     /// `None` once the NAR has been read to its end or failed.
     state: Mutex<Option<Dump>>,
+    _live: Live,
 }
 
 #[rustler::resource_impl]
@@ -33,6 +35,7 @@ pub struct NarParser {
     state: Mutex<Parser>,
     /// Whether file contents are returned (`{:data, _}` and `:file_end` events).
     contents: bool,
+    _live: Live,
 }
 
 #[rustler::resource_impl]
@@ -42,11 +45,13 @@ impl Resource for NarParser {}
 /// dirty I/O (it reads the path's metadata).
 #[rustler::nif(schedule = "DirtyIo")]
 fn nar_dump_open<'a>(env: Env<'a>, path: Binary<'a>) -> Term<'a> {
+    let _timer = CallTimer::start(Scheduler::DirtyIo);
     let path = Path::new(std::ffi::OsStr::from_bytes(path.as_slice()));
     match Dump::new(path) {
         Ok(dump) => {
             let resource = ResourceArc::new(NarDump {
                 state: Mutex::new(Some(dump)),
+                _live: Live::new(ResourceKind::NarDump),
             });
             (atoms::ok(), resource).encode(env)
         }
@@ -62,6 +67,10 @@ fn nar_dump_read<'a>(env: Env<'a>, dump: ResourceArc<NarDump>, max: usize) -> Ni
     with_state(env, &dump.state, |state| {
         read_piece(env, state, max, |reader, buf| loop {
             match reader.read(buf) {
+                Ok(read) => {
+                    STATS.nar_dumped(read);
+                    return Ok(read);
+                }
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 // The dump's errors carry their paths (`FsError::io` takes them back out).
                 other => {
@@ -92,6 +101,7 @@ fn nar_parser_new(contents: bool) -> ResourceArc<NarParser> {
     ResourceArc::new(NarParser {
         state: Mutex::new(Parser::new()),
         contents,
+        _live: Live::new(ResourceKind::NarParser),
     })
 }
 
@@ -108,6 +118,11 @@ fn feed<'a>(
         return Err(rustler::Error::BadArg);
     }
     let contents = parser.contents;
+    let read = if contents {
+        NarRead::Restore
+    } else {
+        NarRead::Entries
+    };
     with_state(env, &parser.state, |state| {
         let mut terms = Vec::new();
         let stepped =
@@ -116,6 +131,7 @@ fn feed<'a>(
                 state
                     .feed(input.get(at..end).unwrap_or_default(), &mut events)
                     .map_err(|error| Ok(NativeError::from(&error)))?;
+                STATS.nar_parsed(read, end - at);
                 event_terms(env, &binary, events, contents, &mut terms).map_err(Err)?;
                 Ok(0)
             });

@@ -22,6 +22,8 @@ use chunker_core::compression::{Format, Level};
 use chunker_core::{Algorithm, HashAlgorithm};
 use rustler::Env;
 
+use crate::stats::{CallTimer, Scheduler};
+
 /// What a normal-scheduler call may take: a tenth of a VM timeslice (about 1 ms).
 pub const NORMAL_BUDGET: Duration = Duration::from_micros(100);
 /// What a dirty-scheduler call may take.
@@ -30,51 +32,49 @@ pub const DIRTY_BUDGET: Duration = Duration::from_micros(800);
 /// disk, not a core, so they are given longer.
 pub const DIRTY_IO_BUDGET: Duration = Duration::from_millis(2);
 
-/// The clock of one NIF call.
+/// The clock of one NIF call, which also times the call for `Chunker.stats/0`.
 pub struct Pace {
-    start: Instant,
+    timer: CallTimer,
     budget: Duration,
-    normal: bool,
 }
 
 impl Pace {
     /// A call on a normal scheduler.
     pub fn normal() -> Self {
-        Self::with(NORMAL_BUDGET, true)
+        Self::with(NORMAL_BUDGET, Scheduler::Normal)
     }
 
     /// A call on a dirty CPU scheduler.
     pub fn dirty() -> Self {
-        Self::with(DIRTY_BUDGET, false)
+        Self::with(DIRTY_BUDGET, Scheduler::DirtyCpu)
     }
 
     /// A call on a dirty I/O scheduler.
     pub fn dirty_io() -> Self {
-        Self::with(DIRTY_IO_BUDGET, false)
+        Self::with(DIRTY_IO_BUDGET, Scheduler::DirtyIo)
     }
 
-    fn with(budget: Duration, normal: bool) -> Self {
+    fn with(budget: Duration, scheduler: Scheduler) -> Self {
         Self {
-            start: Instant::now(),
+            timer: CallTimer::start(scheduler),
             budget,
-            normal,
         }
     }
 
     /// Whether this call runs on a normal scheduler (and so must never wait on rayon's pool,
     /// nor start a step whose cost it does not know).
     pub fn is_normal(&self) -> bool {
-        self.normal
+        self.timer.scheduler() == Scheduler::Normal
     }
 
     /// Time left before the deadline.
     pub fn left(&self) -> Duration {
-        self.budget.saturating_sub(self.start.elapsed())
+        self.budget.saturating_sub(self.timer.elapsed())
     }
 
     /// Whether the deadline has passed.
     pub fn expired(&self) -> bool {
-        self.start.elapsed() >= self.budget
+        self.timer.elapsed() >= self.budget
     }
 
     /// Whether a step of `bytes` of `work` is expected to end before the deadline. On a
@@ -82,14 +82,14 @@ impl Pace {
     /// measured); on a normal one only a probe-sized step of divisible work is.
     pub fn fits(&self, work: Work, bytes: usize) -> bool {
         match RATES.estimate(work, bytes) {
-            Some(cost) if cost.saturating_mul(work.margin(self.normal)) <= self.left() => true,
+            Some(cost) if cost.saturating_mul(work.margin(self.is_normal())) <= self.left() => true,
             Some(_) => {
-                if self.normal {
+                if self.is_normal() {
                     RATES.declined(work, bytes);
                 }
                 false
             }
-            None => !self.normal || bytes <= work.probe(),
+            None => !self.is_normal() || bytes <= work.probe(),
         }
     }
 
@@ -111,9 +111,9 @@ impl Pace {
     /// without it a NIF call counts as one reduction, and a process calling many in a loop
     /// is never preempted (measured: a 1 ms sleeper then woke 40-300 ms late).
     pub fn charge(&self, env: Env<'_>) {
-        if self.normal {
+        if self.is_normal() {
             // 1 ms, about a VM timeslice of 4000 reductions, is 100 percent.
-            let percent = (self.start.elapsed().as_micros() / 10).clamp(1, 100);
+            let percent = (self.timer.elapsed().as_micros() / 10).clamp(1, 100);
             // Whether the slice is used up does not matter: the call returns now anyway.
             let _ = rustler::schedule::consume_timeslice(env, percent as i32);
         }

@@ -24,6 +24,7 @@ use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::options::decode_chunking;
 use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
+use crate::stats::{Live, ResourceKind, STATS};
 use crate::terms::chunk_struct;
 use crate::test_hooks;
 
@@ -32,6 +33,7 @@ pub struct ChunkStream {
     with_data: bool,
     /// What its dirty feeds measured, for the next one's first step.
     pacing: Pacing,
+    _live: Live,
 }
 
 struct StreamState {
@@ -145,6 +147,7 @@ impl ChunkStream {
             Chunking::Plain(IncrementalChunker::new(config.clone(), hash))
         };
         test_hooks::stream_created();
+        STATS.chunk_input();
         Self {
             state: Mutex::new(StreamState {
                 chunker,
@@ -154,6 +157,7 @@ impl ChunkStream {
             }),
             with_data,
             pacing: Pacing::default(),
+            _live: Live::new(ResourceKind::ChunkStream),
         }
     }
 }
@@ -373,6 +377,7 @@ fn encode_batch<'a>(
     fed: Option<(Binary<'a>, usize, Parent)>,
     with_data: bool,
 ) -> NifResult<Vec<Term<'a>>> {
+    STATS.chunks(batch.chunks());
     let mut carried: Option<Binary<'a>> = None;
     let mut terms = Vec::with_capacity(batch.len());
     for (chunk, source) in batch.chunks().iter().zip(batch.sources()) {
