@@ -61,6 +61,13 @@ defmodule Chunker do
   Feed `stream/2` pieces of 1 MiB or more (4-8 MiB chunk fastest): each piece costs at least
   one NIF call.
 
+  ## Observability
+
+  Every operation is a `:telemetry` span when `:telemetry` is loaded (see `Chunker.Telemetry`);
+  `stats/0` returns the native counters and histograms (bytes, chunks, errors by reason, how
+  long NIF calls held each kind of scheduler); `profile/2` shows where the time of
+  read -> chunk -> hash -> compress goes on your data.
+
   ## From Erlang
 
       {ok, Chunks} = 'Elixir.Chunker':chunk(Bin, [{avg_size, 65536}]).

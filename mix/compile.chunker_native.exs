@@ -9,7 +9,7 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
 
   In `MIX_ENV=test` the library is built with the `test_hooks` feature, which adds what the
   tests need to see inside the NIF (a counting allocator, `Chunker.Native.allocated_bytes/0`,
-  `live_streams/0`, `inject_panic/0`); other environments never have it.
+  `inject_panic/0`); other environments never have it.
   """
   use Mix.Task.Compiler
 

@@ -78,28 +78,28 @@ defmodule Chunker.Compression do
     Telemetry.span(
       [:compress],
       %{operation: :compress, format: format, level: opts[:level]},
-      fn ->
-        with {:ok, format} <- Options.format(format),
-             {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
-          binary = Input.to_binary!(data)
-
-          binary
-          |> Native.compress(format, level)
-          |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
-          |> encoded(binary)
-          |> with_info(byte_size(binary))
-        end
-        |> with_info(0)
-      end,
+      fn -> compress_body(data, format, opts) end,
       &measured/2
     )
   end
 
-  # A span's body returns {result, input bytes}: `with_info(n)` pairs a result with `n`, and
-  # leaves a pair made inside a `with` as it is (a result is never {_, integer}), so that an
-  # error from the `with` gets 0.
-  defp with_info({_result, bytes} = done, _bytes) when is_integer(bytes), do: done
-  defp with_info(result, bytes), do: {result, bytes}
+  # The span bodies return {result, input bytes}.
+  defp compress_body(data, format, opts) do
+    with {:ok, format} <- Options.format(format),
+         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
+      binary = Input.to_binary!(data)
+
+      result =
+        binary
+        |> Native.compress(format, level)
+        |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
+        |> encoded(binary)
+
+      {result, byte_size(binary)}
+    else
+      error -> {error, 0}
+    end
+  end
 
   # The stop measurements of a compression span.
   defp measured({:ok, binary}, bytes) when is_binary(binary),
@@ -136,21 +136,26 @@ defmodule Chunker.Compression do
     Telemetry.span(
       [:decompress],
       %{operation: :decompress, format: opts[:format], max_size: opts[:max_size]},
-      fn ->
-        with {:ok, %{format: format, max_size: max_size}} <-
-               Options.validate(opts, [:format, :max_size]) do
-          binary = Input.to_binary!(data)
-
-          binary
-          |> Native.decompress(format, max_size)
-          |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
-          |> decoded(binary)
-          |> with_info(byte_size(binary))
-        end
-        |> with_info(0)
-      end,
+      fn -> decompress_body(data, opts) end,
       &measured/2
     )
+  end
+
+  defp decompress_body(data, opts) do
+    with {:ok, %{format: format, max_size: max_size}} <-
+           Options.validate(opts, [:format, :max_size]) do
+      binary = Input.to_binary!(data)
+
+      result =
+        binary
+        |> Native.decompress(format, max_size)
+        |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
+        |> decoded(binary)
+
+      {result, byte_size(binary)}
+    else
+      error -> {error, 0}
+    end
   end
 
   @doc "Like `decompress/2`, returning the binary or raising `Chunker.Error`."
@@ -308,7 +313,7 @@ defmodule Chunker.Compression do
     Telemetry.span(
       [:compress],
       %{operation: :compress_adaptive, format: opts[:format] || :zstd, level: opts[:level]},
-      fn -> data |> adaptive(opts) |> with_info(0) end,
+      fn -> adaptive(data, opts) end,
       &measured/2
     )
   end
@@ -327,7 +332,9 @@ defmodule Chunker.Compression do
         Native.compress_adaptive_dirty(binary, format, level, ratio, entropy)
       end)
       |> encoded(binary)
-      |> with_info(byte_size(binary))
+      |> then(&{&1, byte_size(binary)})
+    else
+      error -> {error, 0}
     end
   end
 

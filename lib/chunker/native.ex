@@ -147,7 +147,6 @@ defmodule Chunker.Native do
   # chunking call. No other build has these, in Elixir or in the library.
   if Mix.env() == :test do
     def allocated_bytes, do: not_loaded()
-    def live_streams, do: not_loaded()
     def inject_panic, do: not_loaded()
   end
 end

@@ -123,9 +123,11 @@ defmodule Chunker.SchedulingTest do
   end
 
   # The probe's lateness also counts the OS descheduling the VM on this shared 2-core
-  # machine (seen once in a CI run: 24 ms, with every scheduler free). A late probe is
-  # therefore measured again, and only a second late run fails: a NIF that holds a scheduler
-  # is late every time. Long schedules, which only our calls can cause, fail at once.
+  # machine (seen once in a CI run: 24 ms, with every scheduler free), and so do long
+  # schedules: a scheduler thread preempted by the OS shows one (seen on 2026-12-03, 11-12 ms,
+  # in the code before and after the observability issue alike, once inside a test's own list
+  # comprehension). A late probe or a long schedule is therefore measured again, and only a
+  # second failing run fails: a NIF that holds a scheduler does it every time.
   defp assert_responsive(workers, opts \\ [], attempt \\ 1) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
     probe = Chunker.Probe.start()
@@ -138,18 +140,24 @@ defmodule Chunker.SchedulingTest do
     pids = [probe.pid | Enum.map(tasks, & &1.pid)]
     long = Enum.filter(collect_long_schedules([]), fn {pid, _info} -> pid in pids end)
 
-    assert long == [],
-           "processes ran uninterrupted for over #{@long_schedule_ms} ms: #{inspect(long)}"
-
     late? = Keyword.get(opts, :probe, true) and lateness_us >= @max_lateness_ms * 1000
 
     cond do
-      not late? ->
+      long == [] and not late? ->
         :ok
 
       attempt == 1 ->
-        IO.puts("\n[scheduling] probe #{div(lateness_us, 1000)} ms late; measuring again")
+        IO.puts(
+          "\n[scheduling] probe #{div(lateness_us, 1000)} ms late, long schedules " <>
+            "#{inspect(long)}; measuring again"
+        )
+
         assert_responsive(workers, opts, 2)
+
+      long != [] ->
+        flunk(
+          "processes ran uninterrupted for over #{@long_schedule_ms} ms, twice: #{inspect(long)}"
+        )
 
       true ->
         flunk("a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late, twice")

@@ -3,6 +3,7 @@
 //! Both crates pick their SIMD / SHA-NI code paths at run time, so one build is fast on
 //! every x86_64 and aarch64 machine.
 
+use crate::observe::{count, span};
 use sha2::{Digest as _, Sha256};
 
 use crate::chunk::ChunkBytes;
@@ -60,8 +61,26 @@ impl HashAlgorithm {
     /// assert_eq!(digests[1], HashAlgorithm::Blake3.hash(b"b"));
     /// ```
     pub fn hash_many(self, items: &[&[u8]]) -> Vec<Digest> {
+        span!(
+            "chunker.hash_many",
+            items = items.len(),
+            algorithm = self.name()
+        );
+        count!(
+            "chunker.hash.bytes",
+            items.iter().map(|item| item.len()).sum::<usize>(),
+            "algorithm" => self.name(),
+        );
         // An item's cost: its bytes, plus about 64 bytes' worth of fixed cost.
         crate::parallel::map_by_weight(items, |item| item.len() + 64, |item| self.hash(item))
+    }
+
+    /// The algorithm's name: `"blake3"` or `"sha256"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Blake3 => "blake3",
+            HashAlgorithm::Sha256 => "sha256",
+        }
     }
 
     /// Returns an incremental hasher for data that arrives in pieces.

@@ -11,6 +11,7 @@
 //! buffer ([`Batch::carried`]); the chunk is reported as that buffer's part plus the next
 //! piece's ([`Source::Spanning`]), so a caller that needs it contiguous copies it once more.
 
+use crate::observe::{count, span};
 use std::fmt;
 
 use crate::chunk::{Chunk, ChunkBytes};
@@ -135,6 +136,8 @@ impl IncrementalChunker {
         if self.finished {
             return Err(FinishedError);
         }
+        span!("chunker.feed", bytes = piece.len());
+        count!("chunker.chunk.bytes", piece.len());
         self.begin_call();
         // Cheap: a seeded gear table is shared, not copied.
         let config = self.config.clone();
@@ -200,6 +203,7 @@ impl IncrementalChunker {
             return Err(FinishedError);
         }
         self.finished = true;
+        span!("chunker.finish", bytes = self.buffered());
         Ok(self.flush())
     }
 
@@ -315,6 +319,7 @@ impl IncrementalChunker {
             *open_offset = piece_base + (at + run.open) as u64;
             *state = run.state;
         }
+        count!("chunker.chunk.chunks", chunks.len());
         Batch {
             chunks,
             sources,

@@ -15,6 +15,10 @@
 //!
 //! This is the core of the `chunker` Elixir package, but it knows nothing of the BEAM.
 //!
+//! With the cargo features `tracing` and `metrics` (both off by default, and compiled out
+//! when off) the calls that work through input open `tracing` spans and add to `metrics`
+//! counters; the names are listed in the `observe` module's source (`src/observe.rs`).
+//!
 //! ```
 //! use chunker_core::{chunk_slice, ChunkerConfig, HashAlgorithm};
 //! let config = ChunkerConfig::new(4096, 16_384, 65_536)?;
@@ -44,6 +48,7 @@ mod incremental;
 pub mod nar;
 mod nar_aware;
 pub mod nix;
+mod observe;
 mod oneshot;
 pub mod parallel;
 mod pipeline;

@@ -4,6 +4,7 @@ use crate::chunk::Chunk;
 use crate::config::ChunkerConfig;
 use crate::cut_run::cut_run;
 use crate::hash::HashAlgorithm;
+use crate::observe::{count, span};
 
 /// Splits `data` into chunks whose boundaries are those of `fastcdc::v2020::FastCDC` with the
 /// same sizes, and hashes each chunk with `hash`. Offsets count from `data[0]`.
@@ -22,6 +23,7 @@ use crate::hash::HashAlgorithm;
 /// assert_eq!(lengths, [262_144, 262_144, 75_712]);
 /// ```
 pub fn chunk_slice(data: &[u8], config: &ChunkerConfig, hash: Option<HashAlgorithm>) -> Vec<Chunk> {
+    span!("chunker.chunk_slice", bytes = data.len());
     let run = cut_run(config, data, hash, true);
     with_tail(data, run.chunks, run.open, hash)
 }
@@ -34,6 +36,7 @@ pub fn chunk_slice_sequential(
     config: &ChunkerConfig,
     hash: Option<HashAlgorithm>,
 ) -> Vec<Chunk> {
+    span!("chunker.chunk_slice", bytes = data.len(), sequential = true);
     let run = cut_run(config, data, hash, false);
     with_tail(data, run.chunks, run.open, hash)
 }
@@ -52,6 +55,8 @@ fn with_tail(
             hash: hash.map(|algo| algo.hash(tail)),
         });
     }
+    count!("chunker.chunk.bytes", data.len());
+    count!("chunker.chunk.chunks", chunks.len());
     chunks
 }
 
@@ -75,6 +80,7 @@ pub fn chunk_many(
     config: &ChunkerConfig,
     hash: Option<HashAlgorithm>,
 ) -> Vec<Vec<Chunk>> {
+    span!("chunker.chunk_many", items = items.len());
     crate::parallel::map_by_weight(
         items,
         |item| item.len() + 256,

@@ -373,9 +373,9 @@ impl Work {
             Work::Hash(HashAlgorithm::Sha256) => CHUNK_SLOTS + 1,
             Work::NarParse => CHUNK_SLOTS + 2,
             Work::Text => CHUNK_SLOTS + 3,
-            Work::Decompress(format) => CHUNK_SLOTS + 4 + format_index(format),
+            Work::Decompress(format) => CHUNK_SLOTS + 4 + format.index(),
             Work::Compress(format, level) => {
-                CHUNK_SLOTS + 8 + format_index(format) * LEVELS + level_index(format, level)
+                CHUNK_SLOTS + 8 + format.index() * LEVELS + level_index(format, level)
             }
         }
     }
@@ -390,15 +390,6 @@ const CHUNK_SLOTS: usize = 3 * 3 * HASHES * AVGS;
 /// Level slots per format: zstd's negative levels share one, then 0..=22.
 const LEVELS: usize = 24;
 const SLOTS: usize = CHUNK_SLOTS + 8 + 4 * LEVELS;
-
-fn format_index(format: Format) -> usize {
-    match format {
-        Format::Zstd => 0,
-        Format::Lz4 => 1,
-        Format::Xz => 2,
-        Format::Bzip2 => 3,
-    }
-}
 
 fn level_index(format: Format, level: Option<Level>) -> usize {
     let value = level.unwrap_or_else(|| Level::default_for(format)).value();

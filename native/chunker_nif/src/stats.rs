@@ -345,15 +345,6 @@ pub struct Stats {
 /// The NIF's counters.
 pub static STATS: Stats = Stats::new();
 
-fn format_index(format: Format) -> usize {
-    match format {
-        Format::Zstd => 0,
-        Format::Lz4 => 1,
-        Format::Xz => 2,
-        Format::Bzip2 => 3,
-    }
-}
-
 fn hash_index(algorithm: HashAlgorithm) -> usize {
     match algorithm {
         HashAlgorithm::Blake3 => 0,
@@ -430,28 +421,28 @@ impl Stats {
 
     /// Bytes fed to an encoder.
     pub fn compress_in(&self, format: Format, bytes: usize) {
-        if let Some(codec) = self.compress.get(format_index(format)) {
+        if let Some(codec) = self.compress.get(format.index()) {
             codec.bytes_in.fetch_add(bytes as u64, Relaxed);
         }
     }
 
     /// Compressed bytes handed back.
     pub fn compress_out(&self, format: Format, bytes: usize) {
-        if let Some(codec) = self.compress.get(format_index(format)) {
+        if let Some(codec) = self.compress.get(format.index()) {
             codec.bytes_out.fetch_add(bytes as u64, Relaxed);
         }
     }
 
     /// A frame finished: one input compressed.
     pub fn compressed(&self, format: Format) {
-        if let Some(codec) = self.compress.get(format_index(format)) {
+        if let Some(codec) = self.compress.get(format.index()) {
             codec.calls.fetch_add(1, Relaxed);
         }
     }
 
     /// A step of decoding: compressed bytes consumed, bytes produced.
     pub fn decoded(&self, format: Format, consumed: usize, produced: usize) {
-        if let Some(codec) = self.decompress.get(format_index(format)) {
+        if let Some(codec) = self.decompress.get(format.index()) {
             codec.bytes_in.fetch_add(consumed as u64, Relaxed);
             codec.bytes_out.fetch_add(produced as u64, Relaxed);
         }
@@ -459,7 +450,7 @@ impl Stats {
 
     /// An input decoded to its end.
     pub fn decompressed_input(&self, format: Format) {
-        if let Some(codec) = self.decompress.get(format_index(format)) {
+        if let Some(codec) = self.decompress.get(format.index()) {
             codec.calls.fetch_add(1, Relaxed);
         }
     }
@@ -550,9 +541,7 @@ impl Stats {
             map(
                 env,
                 &Format::ALL.map(|format| {
-                    let stats = codecs
-                        .get(format_index(format))
-                        .map(|codec| codec.term(env));
+                    let stats = codecs.get(format.index()).map(|codec| codec.term(env));
                     (format.name(), stats.unwrap_or_else(|| Term::map_new(env)))
                 }),
             )

@@ -26,7 +26,6 @@ use crate::options::decode_chunking;
 use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
 use crate::stats::{Live, ResourceKind, STATS};
 use crate::terms::chunk_struct;
-use crate::test_hooks;
 
 pub struct ChunkStream {
     state: Mutex<StreamState>,
@@ -128,12 +127,6 @@ impl Parent {
 #[rustler::resource_impl]
 impl Resource for ChunkStream {}
 
-impl Drop for ChunkStream {
-    fn drop(&mut self) {
-        test_hooks::stream_dropped();
-    }
-}
-
 impl ChunkStream {
     fn new(config: ChunkerConfig, hash: Option<HashAlgorithm>, with_data: bool, nar: bool) -> Self {
         let chunker = if nar {
@@ -146,7 +139,6 @@ impl ChunkStream {
         } else {
             Chunking::Plain(IncrementalChunker::new(config.clone(), hash))
         };
-        test_hooks::stream_created();
         STATS.chunk_input();
         Self {
             state: Mutex::new(StreamState {

@@ -5,10 +5,9 @@
 //!   allocator (two atomic operations on every allocation), so that tests can check exactly
 //!   that abandoned resources give their memory back, which the process RSS cannot show (the
 //!   C allocator keeps freed memory for reuse);
-//! - `live_streams/0`: chunk streams created and not yet dropped;
 //! - `inject_panic/0`: the next chunking call panics inside the core.
 //!
-//! Without the feature, [`stream_created`] and [`stream_dropped`] do nothing.
+//! (The native resources alive are counted in every build: `Chunker.stats/0`.)
 
 #[cfg(feature = "test_hooks")]
 mod hooks {
@@ -16,7 +15,6 @@ mod hooks {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-    static LIVE_STREAMS: AtomicUsize = AtomicUsize::new(0);
 
     struct Counting;
 
@@ -57,24 +55,10 @@ mod hooks {
     #[global_allocator]
     static GLOBAL: Counting = Counting;
 
-    pub fn stream_created() {
-        LIVE_STREAMS.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn stream_dropped() {
-        LIVE_STREAMS.fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// `allocated_bytes()` -> bytes the native code currently holds on the heap.
     #[rustler::nif]
     fn allocated_bytes() -> usize {
         ALLOCATED.load(Ordering::Relaxed)
-    }
-
-    /// `live_streams()` -> chunk stream resources alive in this VM.
-    #[rustler::nif]
-    fn live_streams() -> usize {
-        LIVE_STREAMS.load(Ordering::Relaxed)
     }
 
     /// `inject_panic()`: the next chunking call panics inside the core.
@@ -84,14 +68,3 @@ mod hooks {
         crate::atoms::ok()
     }
 }
-
-#[cfg(feature = "test_hooks")]
-pub use hooks::{stream_created, stream_dropped};
-
-#[cfg(not(feature = "test_hooks"))]
-#[inline(always)]
-pub fn stream_created() {}
-
-#[cfg(not(feature = "test_hooks"))]
-#[inline(always)]
-pub fn stream_dropped() {}

@@ -8,6 +8,7 @@ use super::lz4::Lz4Decoder;
 use super::sink::Sink;
 use super::xz::XzDecoder;
 use super::zstd::ZstdDecoder;
+use crate::observe::span;
 
 enum Kind {
     Zstd(ZstdDecoder),
@@ -198,6 +199,30 @@ impl Decoder {
         sink: &mut dyn Sink,
         budget: usize,
     ) -> Result<Step, CompressionError> {
+        span!("chunker.decode", bytes = input.len());
+        #[cfg(feature = "metrics")]
+        let before = sink.written();
+        let step = self.decode_step(input, sink, budget)?;
+        #[cfg(feature = "metrics")]
+        self.count(step.consumed, sink.written().saturating_sub(before));
+        Ok(step)
+    }
+
+    #[cfg(feature = "metrics")]
+    fn count(&self, consumed: usize, produced: usize) {
+        use crate::observe::count;
+        if let Some(format) = self.format() {
+            count!("chunker.decompress.bytes_in", consumed, "format" => format.name());
+            count!("chunker.decompress.bytes_out", produced, "format" => format.name());
+        }
+    }
+
+    fn decode_step(
+        &mut self,
+        input: &[u8],
+        sink: &mut dyn Sink,
+        budget: usize,
+    ) -> Result<Step, CompressionError> {
         let taken = self.checked(|decoder| decoder.front(input, false))?;
         let rest = input.get(taken..).unwrap_or_default();
         if matches!(self.stage, Stage::Front { .. }) {
@@ -228,6 +253,8 @@ impl Decoder {
     /// Declares the end of the input, writing whatever the format still holds. Fails with
     /// [`CompressionError::Truncated`] if the input ended inside a frame or held no frame.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), CompressionError> {
+        #[cfg(feature = "metrics")]
+        let before = sink.written();
         self.checked(|decoder| decoder.front(&[], true))?;
         self.run(sink, usize::MAX, |kind, head, out| {
             while !head.is_empty() {
@@ -242,6 +269,8 @@ impl Decoder {
                 pending: false,
             })
         })?;
+        #[cfg(feature = "metrics")]
+        self.count(0, sink.written().saturating_sub(before));
         self.finished = true;
         Ok(())
     }

@@ -8,6 +8,7 @@ use super::lz4::Lz4Encoder;
 use super::sink::Sink;
 use super::xz::XzEncoder;
 use super::zstd::ZstdEncoder;
+use crate::observe::{count, span};
 
 enum Kind {
     Zstd(ZstdEncoder),
@@ -103,25 +104,51 @@ impl Encoder {
 
     /// Compresses all of `input` (the compressor may keep some of it until later calls).
     pub fn update(&mut self, input: &[u8], sink: &mut dyn Sink) -> Result<(), CompressionError> {
+        span!(
+            "chunker.encode",
+            bytes = input.len(),
+            format = self.format().name()
+        );
         if let Some(bytes) = self.reserve.take() {
             sink.reserve(sink.written().saturating_add(bytes))?;
         }
+        #[cfg(feature = "metrics")]
+        let before = sink.written();
         self.run(|kind| match kind {
             Kind::Zstd(e) => e.update(input, sink),
             Kind::Lz4(e) => e.update(input, sink),
             Kind::Xz(e) => drive_update(e, input, sink),
             Kind::Bzip2(e) => drive_update(e, input, sink),
-        })
+        })?;
+        count!("chunker.compress.bytes_in", input.len(), "format" => self.format().name());
+        count!(
+            "chunker.compress.bytes_out",
+            sink.written().saturating_sub(before),
+            "format" => self.format().name(),
+        );
+        Ok(())
     }
 
     /// Ends the frame, writing everything still held.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), CompressionError> {
+        span!(
+            "chunker.encode",
+            finish = true,
+            format = self.format().name()
+        );
+        #[cfg(feature = "metrics")]
+        let before = sink.written();
         self.run(|kind| match kind {
             Kind::Zstd(e) => e.finish(sink),
             Kind::Lz4(e) => e.finish(sink),
             Kind::Xz(e) => drive_finish(e, sink),
             Kind::Bzip2(e) => drive_finish(e, sink),
         })?;
+        count!(
+            "chunker.compress.bytes_out",
+            sink.written().saturating_sub(before),
+            "format" => self.format().name(),
+        );
         self.finished = true;
         Ok(())
     }

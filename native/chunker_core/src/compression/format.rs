@@ -22,6 +22,16 @@ impl Format {
     pub const ALL: [Format; 4] = [Format::Zstd, Format::Lz4, Format::Xz, Format::Bzip2];
 
     /// The lowercase name (`zstd`, `lz4`, `xz`, `bzip2`).
+    /// The format's position in [`Format::ALL`], for tables indexed by format.
+    pub fn index(self) -> usize {
+        match self {
+            Format::Zstd => 0,
+            Format::Lz4 => 1,
+            Format::Xz => 2,
+            Format::Bzip2 => 3,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Zstd => "zstd",

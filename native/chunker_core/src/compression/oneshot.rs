@@ -6,6 +6,7 @@ use super::error::CompressionError;
 use super::format::{Format, Level};
 use super::sink::{Sink, VecSink};
 use super::{lz4, zstd};
+use crate::observe::{count, span};
 
 /// Compresses `data` into one frame of `format`, at `level` (the format's default when
 /// `None`).
@@ -45,18 +46,41 @@ pub fn compress_to(
     level: Option<Level>,
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
-    match format {
+    span!(
+        "chunker.compress",
+        bytes = data.len(),
+        format = format.name()
+    );
+    #[cfg(feature = "metrics")]
+    let before = sink.written();
+    let oneshot = match format {
         Format::Zstd => zstd::compress_oneshot(data, Level::resolve(format, level)?, sink),
         Format::Lz4 => {
             Level::resolve(format, level)?;
             lz4::compress_oneshot(data, sink)
         }
-        Format::Xz | Format::Bzip2 => {
-            let mut encoder = Encoder::new(format, level)?;
-            encoder.update(data, sink)?;
-            encoder.finish(sink)
-        }
-    }
+        // Counted by the encoder.
+        Format::Xz | Format::Bzip2 => return encode_whole(data, format, level, sink),
+    };
+    oneshot?;
+    count!("chunker.compress.bytes_in", data.len(), "format" => format.name());
+    count!(
+        "chunker.compress.bytes_out",
+        sink.written().saturating_sub(before),
+        "format" => format.name(),
+    );
+    Ok(())
+}
+
+fn encode_whole(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    let mut encoder = Encoder::new(format, level)?;
+    encoder.update(data, sink)?;
+    encoder.finish(sink)
 }
 
 /// Decompresses `data` (all of its concatenated frames), detecting the format from its magic
@@ -90,6 +114,7 @@ pub fn decompress_to(
     limit: u64,
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
+    span!("chunker.decompress", bytes = data.len());
     let mut decoder = match format {
         Some(format) => Decoder::new(format, limit),
         None => Decoder::detecting(limit),

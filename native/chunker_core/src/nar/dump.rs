@@ -1,5 +1,6 @@
 //! Writing the NAR of a file, symlink or directory tree, as `nix-store --dump` does.
 
+use crate::observe::count;
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -135,6 +136,14 @@ impl Dump {
 
 impl Read for Dump {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.read_next(buf)?;
+        count!("chunker.nar.dump.bytes", n);
+        Ok(n)
+    }
+}
+
+impl Dump {
+    fn read_next(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(rest) = self.pending.get(self.at..).filter(|rest| !rest.is_empty()) {
                 let n = rest.len().min(buf.len());

@@ -7,6 +7,7 @@
 //! within a directory, an empty `executable` marker, known node types, and nothing after
 //! the root node. Every error names the problem and the offset of the string at fault.
 
+use crate::observe::{count, span};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -221,6 +222,8 @@ impl Parser {
         if let Some(error) = &self.failed {
             return Err(error.clone());
         }
+        span!("chunker.nar.parse", bytes = input.len());
+        count!("chunker.nar.parse.bytes", input.len());
         let result = self.run(input, events);
         if let Err(error) = &result {
             self.failed = Some(error.clone());
