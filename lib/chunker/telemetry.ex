@@ -64,7 +64,7 @@ defmodule Chunker.Telemetry do
   @type info :: term()
 
   # Streams check the time for a progress event at most once per input piece.
-  @progress_interval System.convert_time_unit(100, :millisecond, :native)
+  @progress_interval_ms 100
 
   @doc false
   # Runs `fun` (which returns {result, info}) as the span `[:chunker | event]`;
@@ -191,7 +191,7 @@ defmodule Chunker.Telemetry do
     bytes = bytes + size
     now = System.monotonic_time()
 
-    if now - last >= @progress_interval do
+    if System.convert_time_unit(now - last, :native, :millisecond) >= @progress_interval_ms do
       :telemetry.execute(
         span.prefix ++ [:progress],
         %{bytes: bytes, duration: now - span.start},
