@@ -360,13 +360,14 @@ defmodule Chunker do
   The `normal` call durations show the 1 ms rule hold in production: their `max` stays well
   under a millisecond.
 
-      iex> Chunker.reset_stats()
+      iex> %{chunk: %{bytes: before}} = Chunker.stats()
       iex> {:ok, _} = Chunker.chunk(:binary.copy("x", 100_000))
-      iex> %{chunk: %{bytes: bytes, calls: calls}} = Chunker.stats()
-      iex> {bytes, calls}
-      {100000, 1}
+      iex> %{chunk: %{bytes: now}} = Chunker.stats()
+      iex> now - before >= 100_000
+      true
 
-  (Counts are for the whole VM: other processes' work shows in them too.)
+  Counts are for the whole VM: other processes' work shows in them too, so compare two
+  readings rather than expecting exact totals (and `reset_stats/0` resets them for everyone).
   """
   @spec stats() :: map()
   def stats, do: Native.stats()
@@ -386,7 +387,7 @@ defmodule Chunker do
       iex> {:ok, report} = Chunker.profile([:binary.copy("abc", 100_000)], compress: :lz4)
       iex> {report.bytes, Keyword.keys(report.stages)}
       {300000, [:read, :chunk, :hash, :compress]}
-      iex> report.stages |> Enum.map(fn {_, stage} -> stage.share end) |> Enum.sum() <= 1.0
+      iex> report.stages |> Enum.map(fn {_, stage} -> stage.share end) |> Enum.sum() |> Float.round(6) <= 1.0
       true
   """
   @spec profile(Path.t() | Enumerable.t(), keyword()) ::
