@@ -1,10 +1,15 @@
-# The NIF compiler must exist before `compilers:` is read, and lib/ is not compiled yet then.
-Code.require_file("mix/compile.chunker_native.exs", __DIR__)
+# The NIF compiler (and the precompile task, which shares its build code) must exist before
+# `compilers:` is read, and lib/ is not compiled yet then.
+for file <- ~w(chunker_native/cargo chunker_native/download chunker_native/precompiled
+               compile.chunker_native tasks/chunker.precompile) do
+  Code.require_file("mix/#{file}.exs", __DIR__)
+end
 
 defmodule Chunker.MixProject do
   use Mix.Project
 
   @version "0.1.0"
+  @source_url "https://github.com/chunker-beam/chunker"
 
   def project do
     [
@@ -22,12 +27,34 @@ defmodule Chunker.MixProject do
       # itself does not need it at run time. :telemetry is called only when it is loaded
       # (Chunker.Telemetry).
       xref: [exclude: [:crypto, :telemetry]],
-      package: [
-        files:
-          ~w(lib mix native/Cargo.toml native/Cargo.lock native/chunker_core native/chunker_nif
-                  priv/native/.gitignore mix.exs README.md),
-        licenses: ["MIT"]
-      ]
+      # Where the compiler step downloads precompiled NIFs from (the files that the checksum
+      # file lists), unless CHUNKER_PRECOMPILED_BASE_URL or config says otherwise.
+      precompiled_base_url: "#{@source_url}/releases/download/v#{@version}",
+      source_url: @source_url,
+      homepage_url: @source_url,
+      docs: [
+        main: "readme",
+        source_ref: "v#{@version}",
+        extras: ["README.md", "CHANGELOG.md", "LICENSE"]
+      ],
+      package: package()
+    ]
+  end
+
+  # The native sources go in whole (chunker_testdata too: a workspace member, and the core's
+  # dev-dependency, without which cargo cannot read the workspace); no build output does.
+  # The checksum file exists in a release only (RELEASING.md; without it, users build from
+  # source), and hex refuses a listed file that is missing.
+  defp package do
+    checksums = "checksum-Elixir.Chunker.Native.exs"
+
+    [
+      files:
+        ~w(lib mix native/Cargo.toml native/Cargo.lock native/chunker_core native/chunker_nif
+           native/chunker_testdata mix.exs .formatter.exs README.md CHANGELOG.md LICENSE) ++
+          if(File.exists?(Path.join(__DIR__, checksums)), do: [checksums], else: []),
+      licenses: ["MIT"],
+      links: %{"GitHub" => @source_url, "Changelog" => "#{@source_url}/blob/main/CHANGELOG.md"}
     ]
   end
 

@@ -100,9 +100,7 @@ defmodule CompressionBench do
 
   defp reference(path, formats) do
     native = Path.join(@root, "native")
-    args = ~w(build --release --quiet --package chunker_core --example compression_reference)
-    {_, 0} = System.cmd("cargo", args, cd: native, stderr_to_stdout: true)
-    binary = Path.join([native, "target", "release", "examples", "compression_reference"])
+    binary = Chunker.Build.Cargo.example!(native, "compression_reference")
 
     for format <- formats, into: %{} do
       repeats = if format == :xz, do: "1", else: "3"

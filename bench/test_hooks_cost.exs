@@ -11,7 +11,7 @@
 
 defmodule TestHooksCost do
   @native Path.expand("../native", __DIR__)
-  @library Path.expand("../priv/native/libchunker_nif.so", __DIR__)
+  @library Mix.Tasks.Compile.ChunkerNative.library_path()
 
   def main([]), do: main(["3"])
 
@@ -43,11 +43,10 @@ defmodule TestHooksCost do
   end
 
   defp build(hooks) do
-    args = ~w(build --release --quiet --package chunker_nif)
-    args = if hooks, do: args ++ ["--features", "chunker_nif/test_hooks"], else: args
-    {_, 0} = System.cmd("cargo", args, cd: @native, stderr_to_stdout: true)
+    features = if hooks, do: "chunker_nif/test_hooks", else: ""
+    built = Chunker.Build.Cargo.build!(@native, features, locked: true)
     copy = Path.join(System.tmp_dir!(), "libchunker_nif-hooks-#{hooks}.so")
-    File.cp!(Path.join([@native, "target", "release", "libchunker_nif.so"]), copy)
+    File.cp!(built, copy)
     copy
   end
 

@@ -1,29 +1,40 @@
 defmodule Mix.Tasks.Compile.ChunkerNative do
   @moduledoc """
-  Builds the chunker NIF from `native/` with cargo (release profile) and copies it to
-  `priv/native/libchunker_nif.so`.
+  Installs the chunker NIF as `priv/native/libchunker_nif.so` under the app's build path
+  (`_build/ENV/lib/chunker`), never in the package's source tree, either
 
-  Cargo runs only when a native source (`Cargo.toml`, `Cargo.lock`, `build.rs`, `src/**/*.rs`
-  of a workspace member) is newer than the copied library, or when the library was built with
-  other cargo features. Set `CHUNKER_CARGO` to use a specific cargo binary.
+    * precompiled: when `checksum-Elixir.Chunker.Native.exs` at the package root lists this
+      machine's target and `CHUNKER_BUILD` is not set, the tarball is taken from the cache
+      (`CHUNKER_PRECOMPILED_CACHE`, default the user cache directory) or downloaded from
+      `CHUNKER_PRECOMPILED_BASE_URL` (or `config :chunker, precompiled_base_url:`, default
+      the release URL of this version), checked against its SHA-256 and installed; or
+    * from source, with cargo (`CHUNKER_CARGO` names one): `cargo build --release --locked`
+      with its target directory under the build path (or `CARGO_TARGET_DIR` when set), when
+      there is no entry for this target, or `CHUNKER_BUILD=1`, or the version is a
+      pre-release (`0.2.0-dev`: no release has its files), or in this project's own
+      `MIX_ENV=test`, whose library has the `test_hooks` feature (a counting allocator,
+      `Chunker.Native.allocated_bytes/0`, `inject_panic/0`) that no other build has.
 
-  In `MIX_ENV=test` the library is built with the `test_hooks` feature, which adds what the
-  tests need to see inside the NIF (a counting allocator, `Chunker.Native.allocated_bytes/0`,
-  `inject_panic/0`); other environments never have it.
+  It does nothing when the installed library came the same way and, for a source build, no
+  native source (`Cargo.toml`, `Cargo.lock`, `build.rs`, `src/**/*.rs`) is newer than it.
+  `mix clean` removes the library and the default target directory.
   """
   use Mix.Task.Compiler
 
+  alias Chunker.Build.{Cargo, Precompiled}
+
   @root Path.expand("..", __DIR__)
-  @library "libchunker_nif"
 
   @impl Mix.Task.Compiler
   def run(_args) do
-    target = target_path()
-    features = features()
+    check_no_source_priv!()
+    library = library_path()
+    origin = origin()
 
-    if Mix.Utils.stale?(native_sources(), [target]) or built_features() != features do
-      build!(target, features)
-      File.write!(features_path(), features)
+    if stale?(origin, library) do
+      install!(origin, library)
+      File.mkdir_p!(Path.dirname(manifest_path()))
+      File.write!(manifest_path(), :erlang.term_to_binary(origin))
       {:ok, []}
     else
       {:noop, []}
@@ -31,91 +42,138 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   end
 
   @impl Mix.Task.Compiler
+  def manifests, do: [manifest_path()]
+
+  @impl Mix.Task.Compiler
   def clean do
-    File.rm(target_path())
-    File.rm(features_path())
+    File.rm(library_path())
+    File.rm(manifest_path())
+    # Only the default one: a CARGO_TARGET_DIR is the user's, maybe shared.
+    File.rm_rf(Cargo.default_target_dir())
     :ok
   end
 
-  defp target_path, do: Path.join([@root, "priv", "native", @library <> ".so"])
+  @doc false
+  def library_path, do: Path.join(Mix.Project.app_path(), "priv/native/libchunker_nif.so")
 
-  # The cargo features of the library, recorded next to it.
-  defp features_path, do: Path.join([@root, "priv", "native", @library <> ".features"])
-  defp features, do: if(Mix.env() == :test, do: "chunker_nif/test_hooks", else: "")
+  defp manifest_path, do: Path.join(Mix.Project.manifest_path(), "compile.chunker_native")
 
-  defp built_features do
-    case File.read(features_path()) do
-      {:ok, features} -> features
-      {:error, _} -> nil
-    end
-  end
-
-  defp native_sources do
-    native = Path.join(@root, "native")
-
-    [Path.join(native, "Cargo.toml"), Path.join(native, "Cargo.lock")] ++
-      Path.wildcard(Path.join(native, "*/{Cargo.toml,build.rs}")) ++
-      Path.wildcard(Path.join(native, "*/src/**/*.rs")) ++
-      Path.wildcard(Path.join(native, ".cargo/config.toml"))
-  end
-
-  defp build!(target, features) do
-    cargo = find_cargo()
-    native = Path.join(@root, "native")
-    Mix.shell().info("Compiling chunker NIF (cargo build --release)")
-
-    args = ["build", "--release", "--package", "chunker_nif", "--message-format", "short"]
-    args = if features == "", do: args, else: args ++ ["--features", features]
-
-    case System.cmd(cargo, args,
-           cd: native,
-           into: IO.stream(:stdio, :line),
-           stderr_to_stdout: true
-         ) do
-      {_, 0} -> :ok
-      {_, status} -> Mix.raise("cargo build of the chunker NIF failed (exit status #{status})")
-    end
-
-    built = Path.join([native, "target", "release", @library <> built_extension()])
-
-    unless File.exists?(built) do
-      Mix.raise("cargo reported success but #{built} does not exist")
-    end
-
-    File.mkdir_p!(Path.dirname(target))
-    # Copy to a temporary name and rename, so a VM never loads a half-written library.
-    tmp = target <> ".tmp"
-    File.cp!(built, tmp)
-    File.rename!(tmp, target)
-  end
-
-  defp built_extension do
-    case :os.type() do
-      {:unix, :darwin} -> ".dylib"
-      {:win32, _} -> ".dll"
-      _ -> ".so"
-    end
-  end
-
-  defp find_cargo do
-    home_cargo = Path.join([System.user_home() || "", ".cargo", "bin", "cargo"])
+  # Where the library comes from: {:built, cargo features} or {:precompiled, tarball, checksum}.
+  defp origin do
+    features = if Mix.env() == :test, do: "chunker_nif/test_hooks", else: ""
 
     cond do
-      cargo = System.get_env("CHUNKER_CARGO") -> cargo
-      cargo = System.find_executable("cargo") -> cargo
-      File.exists?(home_cargo) -> home_cargo
-      true -> Mix.raise(missing_cargo_message())
+      System.get_env("CHUNKER_BUILD") in ["1", "true"] -> {:built, features}
+      features != "" -> {:built, features}
+      # A pre-release such as 0.2.0-dev is work in progress on main: no release has its files.
+      Version.parse!(Mix.Project.config()[:version]).pre != [] -> {:built, features}
+      precompiled = precompiled() -> precompiled
+      true -> {:built, features}
     end
   end
 
-  defp missing_cargo_message do
-    """
-    cargo was not found, and the chunker package needs it to build its native code.
-    Install the Rust toolchain with rustup (https://rustup.rs):
+  defp precompiled do
+    native = Cargo.native_dir(@root)
+    checksums = Precompiled.read_checksums!(Precompiled.checksum_path(@root))
+    version = Mix.Project.config()[:version]
+    nif_version = Precompiled.nif_version!(native)
 
-        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh
+    with true <- checksums != %{},
+         {:ok, target} <- Precompiled.host_target(),
+         name = Precompiled.tarball_name(version, nif_version, target),
+         {:ok, checksum} <- Map.fetch(checksums, name),
+         true <- Precompiled.loadable?(nif_version) do
+      {:precompiled, name, checksum}
+    else
+      _ when checksums == %{} ->
+        nil
 
-    then make sure `cargo` is on PATH (or set CHUNKER_CARGO) and run `mix compile` again.
-    """
+      _ ->
+        Mix.shell().info(
+          "chunker: no precompiled NIF for this machine (#{architecture()}, NIF " <>
+            "#{:erlang.system_info(:nif_version)}) in the checksum file; building from source"
+        )
+
+        nil
+    end
+  end
+
+  defp architecture, do: List.to_string(:erlang.system_info(:system_architecture))
+
+  defp stale?(origin, library) do
+    cond do
+      recorded_origin() != origin ->
+        true
+
+      not File.exists?(library) ->
+        true
+
+      match?({:built, _}, origin) ->
+        Mix.Utils.stale?(Cargo.sources(Cargo.native_dir(@root)), [library])
+
+      true ->
+        false
+    end
+  end
+
+  defp recorded_origin do
+    with {:ok, binary} <- File.read(manifest_path()),
+         {:ok, origin} <- safe_term(binary) do
+      origin
+    else
+      _ -> nil
+    end
+  end
+
+  defp safe_term(binary) do
+    {:ok, :erlang.binary_to_term(binary, [:safe])}
+  rescue
+    ArgumentError -> :error
+  end
+
+  defp install!({:built, features}, library) do
+    built = Cargo.build!(Cargo.native_dir(@root), features, locked: true)
+    place!(library, File.read!(built))
+  end
+
+  defp install!({:precompiled, name, checksum}, library) do
+    version = Mix.Project.config()[:version]
+    nif_version = Precompiled.nif_version!(Cargo.native_dir(@root))
+    {:ok, target} = Precompiled.host_target()
+    lib_name = Precompiled.lib_name(version, nif_version, target)
+    base_url = Precompiled.base_url(Mix.Project.config()[:precompiled_base_url])
+
+    bytes = Precompiled.fetch!(name, checksum, lib_name, base_url, Precompiled.cache_dir())
+    place!(library, bytes)
+    Mix.shell().info("chunker: installed the precompiled NIF #{name} (#{checksum})")
+  end
+
+  # A temporary name and a rename, so that a VM never loads a half-written library.
+  defp place!(library, bytes) do
+    File.mkdir_p!(Path.dirname(library))
+    File.write!(library <> ".tmp", bytes)
+    File.rename!(library <> ".tmp", library)
+  end
+
+  # Mix links the build's priv/ to a source priv/ when there is one, which would put the
+  # library back into the source tree (an old checkout still has priv/native from before).
+  defp check_no_source_priv! do
+    priv = Path.join(@root, "priv")
+
+    if File.exists?(priv) do
+      Mix.raise("""
+      #{priv} exists: chunker installs its NIF under the build path
+      (#{Mix.Project.app_path()}/priv), and Mix would link that to a source priv/. chunker has
+      none: this one holds old build outputs (from before 0.1.0's install changes). Remove it
+      and compile again.
+      """)
+    end
+
+    build_priv = Path.join(Mix.Project.app_path(), "priv")
+
+    case File.read_link(build_priv) do
+      {:ok, _} -> File.rm!(build_priv)
+      {:error, _} -> :ok
+    end
   end
 end

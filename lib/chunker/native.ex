@@ -56,8 +56,10 @@ defmodule Chunker.Native do
       reason: :nif_not_loaded,
       message: """
       the chunker native library is not loaded (#{inspect(detail)}).
-      Build it with `mix compile` in the project that depends on :chunker; that runs
-      `cargo build --release` in deps/chunker/native and needs cargo (https://rustup.rs).
+      `mix compile` in the project that depends on :chunker installs it under the build path
+      (_build/ENV/lib/chunker/priv/native): the precompiled library for this machine when the
+      release lists one, otherwise (or with CHUNKER_BUILD=1) built from source with cargo
+      (https://rustup.rs).
       """,
       details: %{}
     })

@@ -4,21 +4,18 @@ defmodule Chunker.Oracle do
   # which calls the crate, not our code) for boundaries, and the b3sum CLI for BLAKE3.
 
   @native Path.expand("../../native", __DIR__)
-  @binary Path.join([@native, "target", "release", "examples", "fastcdc_oracle"])
 
   @doc "Builds the oracle binary unless it is up to date (cargo decides)."
   def build! do
-    {output, status} =
-      System.cmd(
-        "cargo",
-        ~w(build --release --quiet --package chunker_core --example fastcdc_oracle),
-        cd: @native,
-        stderr_to_stdout: true
-      )
+    :persistent_term.put(
+      {__MODULE__, :binary},
+      Chunker.Build.Cargo.example!(@native, "fastcdc_oracle")
+    )
 
-    if status != 0, do: raise("building the fastcdc oracle failed:\n#{output}")
     :ok
   end
+
+  defp binary, do: :persistent_term.get({__MODULE__, :binary})
 
   @doc """
   The fastcdc crate's `{offset, length}` list for the file at `path`, with v2020 at level 1,
@@ -32,7 +29,7 @@ defmodule Chunker.Oracle do
     ]
 
     args = [path | Enum.map([min, avg, max], &Integer.to_string/1)] ++ variant
-    {output, 0} = System.cmd(@binary, args)
+    {output, 0} = System.cmd(binary(), args)
 
     for line <- String.split(output, "\n", trim: true) do
       [offset, length] = String.split(line, " ")

@@ -206,14 +206,8 @@ defmodule Mix.Tasks.Chunker.Bench do
     ]
   end
 
-  defp build_reference! do
-    args = ~w(build --release --quiet --package chunker_core --example reference)
-
-    case System.cmd("cargo", args, cd: @native, stderr_to_stdout: true) do
-      {_, 0} -> Path.join([@native, "target", "release", "examples", "reference"])
-      {output, _} -> Mix.raise("building the Rust reference failed:\n#{output}")
-    end
-  end
+  # Chunker.Build.Cargo is loaded by chunker's mix.exs, as the compiler step is.
+  defp build_reference!, do: Chunker.Build.Cargo.example!(@native, "reference")
 
   defp reference_lines(config, [mode, path | rest]) do
     args = [mode, path, Integer.to_string(config.repeats) | rest]
