@@ -55,7 +55,8 @@ defmodule Chunker.InstallTest do
   end
 
   describe "from source, as a path dependency" do
-    test "builds under the app's _build, writes nothing into the package, and loads", ctx do
+    test "builds under the app's _build, writes nothing into the package, loads, and cleans",
+         ctx do
       {output, status} = ctx.built.compile
       assert status == 0, output
       assert output =~ "Compiling chunker NIF"
@@ -67,14 +68,11 @@ defmodule Chunker.InstallTest do
       refute File.exists?(Path.join(ctx.package, "native/target"))
 
       assert_chunks_as_here(ctx.built.run, build)
-    end
 
-    test "a second compile does nothing; `mix clean --deps` removes the library and cargo's target",
-         ctx do
+      # Compiling again does nothing; `mix clean --deps` removes the library and cargo's outputs.
       {output, 0} = ctx.built.again
       refute output =~ "Compiling chunker NIF"
 
-      build = Path.join(ctx.source_app, "_build/dev/lib/chunker")
       {output, 0} = mix(ctx.source_app, ["clean", "--deps"], [{"CHUNKER_BUILD", "1"}])
       refute File.exists?(Path.join(build, "priv/native/libchunker_nif.so")), output
       refute File.exists?(Path.join(build, "native/target")), output
@@ -122,6 +120,49 @@ defmodule Chunker.InstallTest do
       {output, 0} = mix(other, ["compile"], env)
       assert output =~ "installed the precompiled NIF"
       assert FileServer.requests(server, "/" <> ctx.tarball) == 1
+    end
+
+    test "as a git dependency of an umbrella child: under the umbrella's _build, the checkout untouched",
+         ctx do
+      # The released package as a git repository with its checksum file committed.
+      repo = Path.join(ctx.root, "chunker.git")
+      File.cp_r!(ctx.package, repo)
+      File.rm_rf!(Path.join(repo, "_build"))
+      git = fn args -> {_, 0} = System.cmd("git", args, cd: repo, stderr_to_stdout: true) end
+      git.(["init", "--quiet"])
+      git.(["add", "."])
+
+      git.(["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "v"])
+
+      umbrella = Path.join(ctx.root, "umbrella")
+      File.mkdir_p!(Path.join(umbrella, "apps"))
+
+      File.write!(Path.join(umbrella, "mix.exs"), """
+      defmodule Umbrella.MixProject do
+        use Mix.Project
+        def project, do: [apps_path: "apps", deps: []]
+      end
+      """)
+
+      new_app!(Path.join(umbrella, "apps"), "child_app", {:git, repo})
+      {url, _server} = FileServer.start_link!(ctx.dist)
+      env = no_cargo_env(ctx.root) ++ precompiled_env(url, Path.join(ctx.root, "cache-git"))
+
+      {_, 0} = mix(umbrella, ["deps.get"], env)
+      {output, status} = mix(umbrella, ["compile"], env)
+      assert status == 0, output
+      assert output =~ "installed the precompiled NIF"
+
+      checkout = Path.join(umbrella, "deps/chunker")
+      {changes, 0} = System.cmd("git", ["status", "--porcelain", "--ignored"], cd: checkout)
+      # .fetch is Mix's own mark of a fresh checkout.
+      changes = changes |> String.split("\n", trim: true) |> List.delete("?? .fetch")
+      assert changes == [], "the build wrote into the git checkout: #{inspect(changes)}"
+
+      assert_chunks_as_here(
+        run_chunk(umbrella, env),
+        Path.join(umbrella, "_build/dev/lib/chunker")
+      )
     end
 
     test "a fresh clone of the project with the checksum file compiles and loads without cargo",
@@ -220,6 +261,18 @@ defmodule Chunker.InstallTest do
   end
 
   defp new_app!(root, name, package) do
+    # A git dependency here is an umbrella child's, with the paths `mix new --umbrella` gives.
+    {dep, umbrella} =
+      case package do
+        {:git, repo} ->
+          {"{:chunker, git: #{inspect(repo)}}",
+           ~s(build_path: "../../_build", config_path: "../../config/config.exs", ) <>
+             ~s(deps_path: "../../deps", lockfile: "../../mix.lock", )}
+
+        path ->
+          {"{:chunker, path: #{inspect(path)}}", ""}
+      end
+
     app = Path.join(root, name)
     File.mkdir_p!(Path.join(app, "lib"))
 
@@ -228,7 +281,7 @@ defmodule Chunker.InstallTest do
       use Mix.Project
 
       def project do
-        [app: :#{name}, version: "0.1.0", elixir: "~> 1.14", deps: [{:chunker, path: #{inspect(package)}}]]
+        [app: :#{name}, version: "0.1.0", elixir: "~> 1.14", #{umbrella}deps: [#{dep}]]
       end
 
       def application, do: [extra_applications: [:logger]]
