@@ -15,9 +15,13 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
       `MIX_ENV=test`, whose library has the `test_hooks` feature (a counting allocator,
       `Chunker.Native.allocated_bytes/0`, `inject_panic/0`) that no other build has.
 
-  It does nothing when the installed library came the same way and, for a source build, no
-  native source (`Cargo.toml`, `Cargo.lock`, `build.rs`, `src/**/*.rs`) is newer than it.
-  `mix clean` removes the library and the default target directory.
+  It does nothing when the installed library is the one it installed last, came the same way
+  and, for a source build, no native source (`Cargo.toml`, `Cargo.lock`, `build.rs`,
+  `src/**/*.rs`) is newer than it; `--force` installs it again. `mix clean` removes the
+  library and the default target directory.
+
+  Mix compiles a hex or git dependency once: to switch an installed dependency to a source
+  build, `CHUNKER_BUILD=1 mix deps.compile chunker --force`.
   """
   use Mix.Task.Compiler
 
@@ -26,15 +30,15 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   @root Path.expand("..", __DIR__)
 
   @impl Mix.Task.Compiler
-  def run(_args) do
+  def run(args) do
     check_no_source_priv!()
     library = library_path()
     origin = origin()
 
-    if stale?(origin, library) do
-      install!(origin, library)
+    if "--force" in args or stale?(origin, library) do
+      bytes = install!(origin, library)
       File.mkdir_p!(Path.dirname(manifest_path()))
-      File.write!(manifest_path(), :erlang.term_to_binary(origin))
+      File.write!(manifest_path(), :erlang.term_to_binary({origin, digest(bytes)}))
       {:ok, []}
     else
       {:noop, []}
@@ -54,13 +58,17 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   end
 
   @doc false
-  def library_path, do: Path.join(Mix.Project.app_path(), "priv/native/libchunker_nif.so")
+  # The name :erlang.load_nif/2 looks for (it appends the extension itself).
+  def library_path do
+    extension = if match?({:win32, _}, :os.type()), do: ".dll", else: ".so"
+    Path.join(Mix.Project.app_path(), "priv/native/libchunker_nif" <> extension)
+  end
 
   defp manifest_path, do: Path.join(Mix.Project.manifest_path(), "compile.chunker_native")
 
   # Where the library comes from: {:built, cargo features} or {:precompiled, tarball, checksum}.
   defp origin do
-    features = if Mix.env() == :test, do: "chunker_nif/test_hooks", else: ""
+    features = if test_hooks?(), do: "chunker_nif/test_hooks", else: ""
 
     cond do
       System.get_env("CHUNKER_BUILD") in ["1", "true"] -> {:built, features}
@@ -71,6 +79,11 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
       true -> {:built, features}
     end
   end
+
+  # This project's own tests, not a project that has chunker as a dependency or umbrella app
+  # (whose deps/ is elsewhere) and happens to compile it in MIX_ENV=test.
+  defp test_hooks?,
+    do: Mix.env() == :test and Path.expand(Mix.Project.deps_path()) == Path.join(@root, "deps")
 
   defp precompiled do
     native = Cargo.native_dir(@root)
@@ -100,26 +113,26 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
 
   defp architecture, do: List.to_string(:erlang.system_info(:system_architecture))
 
+  # Stale unless the manifest records this origin and the library installed then, byte for
+  # byte (a library replaced behind Mix's back is installed again), and for a source build no
+  # native source is newer than it.
   defp stale?(origin, library) do
-    cond do
-      recorded_origin() != origin ->
-        true
-
-      not File.exists?(library) ->
-        true
-
-      match?({:built, _}, origin) ->
+    with {:ok, bytes} <- File.read(library),
+         {^origin, digest} <- recorded(),
+         true <- digest == digest(bytes) do
+      match?({:built, _}, origin) and
         Mix.Utils.stale?(Cargo.sources(Cargo.native_dir(@root)), [library])
-
-      true ->
-        false
+    else
+      _ -> true
     end
   end
 
-  defp recorded_origin do
+  defp digest(bytes), do: :crypto.hash(:sha256, bytes)
+
+  defp recorded do
     with {:ok, binary} <- File.read(manifest_path()),
-         {:ok, origin} <- safe_term(binary) do
-      origin
+         {:ok, term} <- safe_term(binary) do
+      term
     else
       _ -> nil
     end
@@ -133,7 +146,18 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
 
   defp install!({:built, features}, library) do
     built = Cargo.build!(Cargo.native_dir(@root), features, locked: true)
-    place!(library, File.read!(built))
+    bytes = File.read!(built)
+
+    # With and without test hooks cargo writes the same file: another build sharing the
+    # CARGO_TARGET_DIR may have replaced it since cargo exited. The hooks' NIF names tell.
+    if String.contains?(features, "test_hooks") != String.contains?(bytes, "inject_panic") do
+      Mix.raise("""
+      #{built} is not the library just built (cargo features "#{features}"): another build
+      sharing the target directory replaced it. Compile again, one build at a time.
+      """)
+    end
+
+    place!(library, bytes)
   end
 
   defp install!({:precompiled, name, checksum}, library) do
@@ -144,15 +168,18 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
     base_url = Precompiled.base_url(Mix.Project.config()[:precompiled_base_url])
 
     bytes = Precompiled.fetch!(name, checksum, lib_name, base_url, Precompiled.cache_dir())
-    place!(library, bytes)
     Mix.shell().info("chunker: installed the precompiled NIF #{name} (#{checksum})")
+    place!(library, bytes)
   end
 
-  # A temporary name and a rename, so that a VM never loads a half-written library.
+  # A temporary name of this process's own and a rename, so that a VM never loads a
+  # half-written library, nor two compiles at once mix their writes.
   defp place!(library, bytes) do
     File.mkdir_p!(Path.dirname(library))
-    File.write!(library <> ".tmp", bytes)
-    File.rename!(library <> ".tmp", library)
+    tmp = "#{library}.#{System.pid()}-#{System.unique_integer([:positive])}.tmp"
+    File.write!(tmp, bytes)
+    File.rename!(tmp, library)
+    bytes
   end
 
   # Mix links the build's priv/ to a source priv/ when there is one, which would put the

@@ -22,6 +22,9 @@ defmodule Chunker.InstallTest do
 
     tar = HexPackage.build!(@project, root)
     package = HexPackage.unpack!(tar, Path.join(root, "package/chunker"))
+    # On a release commit the package carries the release's checksum file: these tests make
+    # their own, from this package's sources.
+    File.rm(Path.join(package, "checksum-Elixir.Chunker.Native.exs"))
     before = tree(package)
 
     # A fresh app, building the NIF from source (the package has no checksum file), then
@@ -69,11 +72,13 @@ defmodule Chunker.InstallTest do
 
       assert_chunks_as_here(ctx.built.run, build)
 
-      # Compiling again does nothing; `mix clean --deps` removes the library and cargo's outputs.
+      # Compiling again does nothing. Everything is under the app's build directory (above),
+      # so `mix clean --deps` (Mix's own, which deletes it) removes the library and cargo's
+      # outputs, as it would not if they were anywhere else.
       {output, 0} = ctx.built.again
       refute output =~ "Compiling chunker NIF"
 
-      {output, 0} = mix(ctx.source_app, ["clean", "--deps"], [{"CHUNKER_BUILD", "1"}])
+      {output, 0} = mix(ctx.source_app, ["clean", "--deps"])
       refute File.exists?(Path.join(build, "priv/native/libchunker_nif.so")), output
       refute File.exists?(Path.join(build, "native/target")), output
     end
@@ -119,6 +124,15 @@ defmodule Chunker.InstallTest do
       other = new_app!(ctx.root, "precompiled_app_2", ctx.package)
       {output, 0} = mix(other, ["compile"], env)
       assert output =~ "installed the precompiled NIF"
+      assert FileServer.requests(server, "/" <> ctx.tarball) == 1
+
+      # A library replaced behind Mix's back is installed again, from the cache.
+      library = Path.join(other, "_build/dev/lib/chunker/priv/native/libchunker_nif.so")
+      installed = File.read!(library)
+      File.write!(library, "not a library")
+      {output, 0} = mix(other, ["compile"], env)
+      assert output =~ "installed the precompiled NIF"
+      assert File.read!(library) == installed
       assert FileServer.requests(server, "/" <> ctx.tarball) == 1
     end
 
@@ -169,6 +183,7 @@ defmodule Chunker.InstallTest do
          ctx do
       {url, _server} = FileServer.start_link!(ctx.dist)
       env = no_cargo_env(ctx.root) ++ precompiled_env(url, Path.join(ctx.root, "cache-clone"))
+      # (A clone has what is committed: run with uncommitted changes, this tests HEAD's code.)
       clone = Path.join(ctx.root, "clone")
 
       {_, 0} = System.cmd("git", ["clone", "--quiet", @project, clone], stderr_to_stdout: true)
@@ -307,17 +322,27 @@ defmodule Chunker.InstallTest do
     )
   end
 
-  # PATH without any directory that has cargo, and a HOME without ~/.cargo.
+  # A PATH of one directory linking every command of this PATH but cargo's and rustup's
+  # (a distribution's cargo may sit beside erl and git), and a HOME without ~/.cargo.
   defp no_cargo_env(root) do
-    path =
-      System.get_env("PATH")
-      |> String.split(":")
-      |> Enum.reject(&File.exists?(Path.join(&1, "cargo")))
-      |> Enum.join(":")
+    bin = Path.join(root, "bin-without-cargo")
+
+    unless File.dir?(bin) do
+      File.mkdir_p!(bin)
+
+      for dir <- String.split(System.get_env("PATH"), ":", trim: true),
+          {:ok, names} <- [File.ls(dir)],
+          name <- names,
+          not (name in ~w(cargo rustc rustup rustdoc) or String.starts_with?(name, "cargo-")),
+          link = Path.join(bin, name),
+          not File.exists?(link) do
+        File.ln_s!(Path.join(dir, name), link)
+      end
+    end
 
     home = Path.join(root, "home")
     File.mkdir_p!(home)
-    [{"PATH", path}, {"HOME", home}]
+    [{"PATH", bin}, {"HOME", home}]
   end
 
   defp precompiled_env(url, cache),

@@ -59,7 +59,8 @@ defmodule Chunker.Native do
       `mix compile` in the project that depends on :chunker installs it under the build path
       (_build/ENV/lib/chunker/priv/native): the precompiled library for this machine when the
       release lists one, otherwise (or with CHUNKER_BUILD=1) built from source with cargo
-      (https://rustup.rs).
+      (https://rustup.rs). To rebuild an installed dependency from source:
+      CHUNKER_BUILD=1 mix deps.compile chunker --force
       """,
       details: %{}
     })

@@ -11,14 +11,16 @@ defmodule Chunker.Build.Cargo do
 
   @doc """
   cargo's target directory: `CARGO_TARGET_DIR` when the user set one (a shared target for
-  several checkouts, as cargo itself honours it), otherwise under the app's build path, as
+  several checkouts, as cargo itself honours it; a relative one is taken from the top-level
+  project's directory), otherwise under the app's build path, as
   rustler does (`_build/ENV/lib/chunker/native/target`), which `mix clean` removes.
   """
-  def target_dir(native) do
+  def target_dir do
     case System.get_env("CARGO_TARGET_DIR") do
       dir when dir in [nil, ""] -> default_target_dir()
-      # cargo resolves a relative CARGO_TARGET_DIR against its working directory.
-      dir -> Path.expand(dir, native)
+      # Relative to the project the user runs mix in (Mix runs a dependency's compile in the
+      # dependency's directory, which must not receive it).
+      dir -> Path.expand(dir, Path.dirname(Path.expand(Mix.Project.deps_path())))
     end
   end
 
@@ -40,7 +42,7 @@ defmodule Chunker.Build.Cargo do
   """
   def build!(native, features, opts \\ []) do
     cargo = find!()
-    target = target_dir(native)
+    target = target_dir()
     Mix.shell().info("Compiling chunker NIF (cargo build --release, into #{target})")
 
     args =
@@ -73,7 +75,7 @@ defmodule Chunker.Build.Cargo do
   compiled crates, and returns its path. Raises with cargo's output when the build fails.
   """
   def example!(native, name) do
-    target = target_dir(native)
+    target = target_dir()
 
     args =
       ~w(build --release --quiet --package chunker_core --example) ++

@@ -9,12 +9,11 @@ defmodule Chunker.Build.Download do
   @doc "The body of `url`, or `{:error, description}`."
   def get(url) when is_binary(url) do
     with :ok <- start(url) do
-      attempt(String.to_charlist(url), tls_options(url), 1)
+      attempt(String.to_charlist(url), tls_options(url) ++ proxy_auth(url), 1)
     end
   end
 
   defp attempt(url, http_options, n) do
-    # No 'connection: close' header games: one request, the body as one binary.
     result =
       :httpc.request(
         :get,
@@ -69,20 +68,60 @@ defmodule Chunker.Build.Download do
     end)
   end
 
+  # HTTP_PROXY / HTTPS_PROXY (user:password@ included) and NO_PROXY, as curl reads them;
+  # this machine's own addresses never go through a proxy.
   defp set_proxies do
+    no_proxy =
+      (env(~w(NO_PROXY no_proxy)) || "")
+      |> String.split(",", trim: true)
+      |> Enum.map(&String.trim/1)
+      |> Enum.map(fn
+        "." <> domain -> "*." <> domain
+        host -> host
+      end)
+      |> Kernel.++(["localhost", "127.0.0.1", "::1"])
+      |> Enum.map(&String.to_charlist/1)
+
     proxies =
-      for {option, names} <- [
-            proxy: ~w(HTTP_PROXY http_proxy),
-            https_proxy: ~w(HTTPS_PROXY https_proxy)
-          ],
-          value = Enum.find_value(names, &System.get_env/1),
-          %URI{host: host, port: port} when is_binary(host) and is_integer(port) <- [
-            URI.parse(value)
-          ],
-          do: {option, {{String.to_charlist(host), port}, []}}
+      for {option, scheme} <- [proxy: "http:", https_proxy: "https:"],
+          {host, port, _auth} <- [proxy(scheme)],
+          do: {option, {{String.to_charlist(host), port}, no_proxy}}
 
     :httpc.set_options(proxies, @profile)
   end
+
+  defp proxy(scheme) do
+    names =
+      if scheme == "https:", do: ~w(HTTPS_PROXY https_proxy), else: ~w(HTTP_PROXY http_proxy)
+
+    with value when is_binary(value) <- env(names),
+         %URI{host: host, port: port, userinfo: userinfo} when is_binary(host) <- URI.parse(value) do
+      auth =
+        case userinfo && String.split(URI.decode(userinfo), ":", parts: 2) do
+          [user, password] -> {String.to_charlist(user), String.to_charlist(password)}
+          [user] -> {String.to_charlist(user), ~c""}
+          nil -> nil
+        end
+
+      {host, port, auth}
+    else
+      _ -> nil
+    end
+  end
+
+  defp proxy_auth(url) do
+    scheme = if String.starts_with?(url, "https:"), do: "https:", else: "http:"
+
+    case proxy(scheme) do
+      {_, _, auth} when auth != nil -> [proxy_auth: auth]
+      _ -> []
+    end
+  end
+
+  defp env(names), do: Enum.find_value(names, &non_empty(System.get_env(&1)))
+
+  defp non_empty(""), do: nil
+  defp non_empty(value), do: value
 
   defp tls_options("https:" <> _) do
     [
@@ -106,9 +145,20 @@ defmodule Chunker.Build.Download do
 
     cond do
       file -> [cacertfile: String.to_charlist(file)]
-      function_exported?(:public_key, :cacerts_get, 0) -> [cacerts: :public_key.cacerts_get()]
+      function_exported?(:public_key, :cacerts_get, 0) -> [cacerts: system_cacerts()]
       true -> Mix.raise("https downloads need OTP 25+ or CHUNKER_CACERTFILE (a CA bundle)")
     end
+  end
+
+  defp system_cacerts do
+    :public_key.cacerts_get()
+  rescue
+    error ->
+      Mix.raise("""
+      cannot read this machine's CA certificates for the https download \
+      (#{Exception.message(error)}): install them (Debian: ca-certificates), or name a CA \
+      bundle with CHUNKER_CACERTFILE
+      """)
   end
 
   defp describe({:failed_connect, details}) do

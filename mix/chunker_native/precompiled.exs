@@ -124,7 +124,7 @@ defmodule Chunker.Build.Precompiled do
 
   @doc "Packs the library at `library` as `lib_name` into the tarball `out`."
   def pack!(library, lib_name, out) do
-    tmp = out <> ".tmp"
+    tmp = "#{out}.#{System.pid()}.tmp"
 
     case :erl_tar.create(
            String.to_charlist(tmp),
@@ -183,8 +183,10 @@ defmodule Chunker.Build.Precompiled do
         end
 
         File.mkdir_p!(Path.dirname(cached))
-        File.write!(cached <> ".tmp", tarball)
-        File.rename!(cached <> ".tmp", cached)
+        # A name of this process's own: two compiles may download at once.
+        tmp = "#{cached}.#{System.pid()}-#{System.unique_integer([:positive])}.tmp"
+        File.write!(tmp, tarball)
+        File.rename!(tmp, cached)
         tarball
 
       {:error, why} ->
@@ -217,8 +219,9 @@ defmodule Chunker.Build.Precompiled do
   end
 
   @doc """
-  Where downloaded tarballs are kept: `CHUNKER_PRECOMPILED_CACHE`, or the user's cache
-  directory (`~/.cache/chunker/precompiled` on Linux).
+  Where downloaded tarballs are kept: `CHUNKER_PRECOMPILED_CACHE`, or `chunker/precompiled`
+  in the user's cache directory (`:filename.basedir(:user_cache, _)`: `~/.cache` on Linux,
+  `~/Library/Caches` on macOS).
   """
   def cache_dir do
     case env("CHUNKER_PRECOMPILED_CACHE") do

@@ -12,10 +12,10 @@ defmodule Mix.Tasks.Chunker.Precompile do
   whatever `MIX_ENV`), packs it as
   `DIR/libchunker_nif-v<version>-nif-<nif version>-<target>.so.tar.gz` (the library inside
   has the same name without `.tar.gz`, as rustler_precompiled's), and writes
-  `checksum-Elixir.Chunker.Native.exs` at the project root: one `"sha256:<hex>"` entry for
-  every tarball of this version in DIR (tarballs built elsewhere and copied there are
-  included; entries for other versions are dropped). `--checksum-only` skips the build and
-  only rewrites the checksum file from DIR.
+  `checksum-Elixir.Chunker.Native.exs` at the project root anew: one `"sha256:<hex>"` entry
+  for each tarball of this version in DIR (tarballs built elsewhere and copied there are
+  included), and no other. `--checksum-only` skips the build and only writes the checksum
+  file from DIR.
 
   The target is named from the VM (`:erlang.system_info(:system_architecture)`), as the
   compiler step names it on a user's machine, and must be the target rustc builds for.
@@ -90,11 +90,9 @@ defmodule Mix.Tasks.Chunker.Precompile do
 
     path = Precompiled.checksum_path(@root)
 
-    checksums =
-      path
-      |> Precompiled.read_checksums!()
-      |> Map.filter(fn {name, _} -> String.starts_with?(name, prefix) end)
-      |> Map.merge(Map.new(tarballs, &{&1, Precompiled.checksum(File.read!(Path.join(out, &1)))}))
+    # Exactly DIR's tarballs: an entry whose file was never uploaded would make its target
+    # fail to install instead of building from source.
+    checksums = Map.new(tarballs, &{&1, Precompiled.checksum(File.read!(Path.join(out, &1)))})
 
     Precompiled.write_checksums!(path, checksums)
     Mix.shell().info("wrote #{path} (#{map_size(checksums)} targets)")

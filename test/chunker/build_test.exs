@@ -1,7 +1,8 @@
 defmodule Chunker.BuildTest do
   # The pure parts of the install machinery (mix/chunker_native/, loaded by mix.exs): target
   # names, NIF versions, the checksum file. test/install_test.exs runs the whole of it.
-  use ExUnit.Case, async: true
+  # Not async: one test sets CARGO_TARGET_DIR for the VM.
+  use ExUnit.Case, async: false
 
   alias Chunker.Build.Precompiled
 
@@ -68,6 +69,26 @@ defmodule Chunker.BuildTest do
 
     assert_raise Mix.Error, ~r/is not a map of file name/, fn ->
       Precompiled.read_checksums!(path)
+    end
+  end
+
+  test "a relative CARGO_TARGET_DIR is the top-level project's, never a dependency's directory" do
+    saved = System.get_env("CARGO_TARGET_DIR")
+
+    try do
+      System.put_env("CARGO_TARGET_DIR", "shared/target")
+      top = Path.dirname(Path.expand(Mix.Project.deps_path()))
+      assert Chunker.Build.Cargo.target_dir() == Path.join(top, "shared/target")
+
+      System.put_env("CARGO_TARGET_DIR", "")
+      assert Chunker.Build.Cargo.target_dir() == Chunker.Build.Cargo.default_target_dir()
+
+      assert Chunker.Build.Cargo.default_target_dir() =~
+               ~r{/_build/test/lib/chunker/native/target$}
+    after
+      if saved,
+        do: System.put_env("CARGO_TARGET_DIR", saved),
+        else: System.delete_env("CARGO_TARGET_DIR")
     end
   end
 end
