@@ -11,7 +11,8 @@ defmodule Chunker.SchedulingTest do
   #
   # The limit leaves room for the OS scheduler on a loaded 2-core machine (seen: up to 12 ms
   # in about one run in twenty, once 24 ms, typically 1-7 ms), while catching both failures
-  # above; a late probe is measured a second time (see assert_responsive/3).
+  # above; a late probe is measured a second time, and late again with no long schedule it is
+  # judged against the idle VM measured just after (see assert_responsive/3).
   use ExUnit.Case, async: false
 
   alias Chunker.TestData
@@ -130,10 +131,12 @@ defmodule Chunker.SchedulingTest do
   # second failing run fails: a NIF that holds a scheduler does it every time.
   defp assert_responsive(workers, opts \\ [], attempt \\ 1) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
+    started = System.monotonic_time(:millisecond)
     probe = Chunker.Probe.start()
     tasks = Enum.map(workers, &Task.async/1)
     Task.await_many(tasks, 120_000)
     %{lateness: lateness_us} = Chunker.Probe.stop(probe)
+    duration_ms = System.monotonic_time(:millisecond) - started
     :erlang.system_monitor(:undefined)
     # Only the workers' long schedules count: the monitor is VM-wide, and ExUnit's own
     # processes (other tests' runners) are not what is being tested.
@@ -160,8 +163,29 @@ defmodule Chunker.SchedulingTest do
         )
 
       true ->
-        flunk("a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late, twice")
+        # No process ran long, yet the sleeper was late twice: the machine's own delays (the
+        # OS descheduling the VM) or timers starved by busy schedulers. Only the latter goes
+        # away when the VM is idle, so the idle VM is measured as long, right now.
+        idle_us = idle_lateness(min(duration_ms, 10_000))
+
+        if idle_us * 2 >= lateness_us do
+          IO.puts(
+            "\n[scheduling] probe #{div(lateness_us, 1000)} ms late with no long schedules, " <>
+              "the idle VM's #{div(idle_us, 1000)} ms: this machine's delays, not the NIF's"
+          )
+        else
+          flunk(
+            "a 1 ms sleeper woke up #{div(lateness_us, 1000)} ms late, twice " <>
+              "(the idle VM's: #{div(idle_us, 1000)} ms)"
+          )
+        end
     end
+  end
+
+  defp idle_lateness(duration_ms) do
+    probe = Chunker.Probe.start()
+    Process.sleep(duration_ms)
+    Chunker.Probe.stop(probe).lateness
   end
 
   defp collect_long_schedules(acc) do
