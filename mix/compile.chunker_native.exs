@@ -86,14 +86,12 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
     do: Mix.env() == :test and Path.expand(Mix.Project.deps_path()) == Path.join(@root, "deps")
 
   defp precompiled do
-    native = Cargo.native_dir(@root)
     checksums = Precompiled.read_checksums!(Precompiled.checksum_path(@root))
-    version = Mix.Project.config()[:version]
-    nif_version = Precompiled.nif_version!(native)
 
     with true <- checksums != %{},
+         nif_version = Precompiled.nif_version!(Cargo.native_dir(@root)),
          {:ok, target} <- Precompiled.host_target(),
-         name = Precompiled.tarball_name(version, nif_version, target),
+         name = Precompiled.tarball_name(Mix.Project.config()[:version], nif_version, target),
          {:ok, checksum} <- Map.fetch(checksums, name),
          true <- Precompiled.loadable?(nif_version) do
       {:precompiled, name, checksum}
@@ -161,24 +159,15 @@ defmodule Mix.Tasks.Compile.ChunkerNative do
   end
 
   defp install!({:precompiled, name, checksum}, library) do
-    version = Mix.Project.config()[:version]
-    nif_version = Precompiled.nif_version!(Cargo.native_dir(@root))
-    {:ok, target} = Precompiled.host_target()
-    lib_name = Precompiled.lib_name(version, nif_version, target)
     base_url = Precompiled.base_url(Mix.Project.config()[:precompiled_base_url])
-
-    bytes = Precompiled.fetch!(name, checksum, lib_name, base_url, Precompiled.cache_dir())
+    bytes = Precompiled.fetch!(name, checksum, base_url, Precompiled.cache_dir())
     Mix.shell().info("chunker: installed the precompiled NIF #{name} (#{checksum})")
     place!(library, bytes)
   end
 
-  # A temporary name of this process's own and a rename, so that a VM never loads a
-  # half-written library, nor two compiles at once mix their writes.
+  # Atomically: a VM never loads a half-written library.
   defp place!(library, bytes) do
-    File.mkdir_p!(Path.dirname(library))
-    tmp = "#{library}.#{System.pid()}-#{System.unique_integer([:positive])}.tmp"
-    File.write!(tmp, bytes)
-    File.rename!(tmp, library)
+    Precompiled.write_atomically!(library, bytes)
     bytes
   end
 

@@ -66,7 +66,7 @@ defmodule Chunker.Build.Precompiled do
   defp darwin_cpu("arm"), do: "aarch64"
   defp darwin_cpu(cpu), do: cpu
 
-  @doc "The library's file name inside the tarball."
+  @doc "The library's file name inside the tarball: the tarball's without `.tar.gz`."
   def lib_name(version, nif_version, target),
     do: "libchunker_nif-v#{version}-nif-#{nif_version}-#{target}.so"
 
@@ -142,7 +142,7 @@ defmodule Chunker.Build.Precompiled do
   that does not match is refused, naming the file and both digests; a failed one names the
   URL and how to build from source.
   """
-  def fetch!(name, checksum, lib_name, base_url, cache_dir) do
+  def fetch!(name, checksum, base_url, cache_dir) do
     cached = Path.join(cache_dir, name)
 
     tarball =
@@ -160,7 +160,7 @@ defmodule Chunker.Build.Precompiled do
           download!(name, checksum, base_url, cached)
       end
 
-    extract!(tarball, lib_name, name)
+    extract!(tarball, String.replace_suffix(name, ".tar.gz", ""), name)
   end
 
   defp download!(name, checksum, base_url, cached) do
@@ -182,11 +182,7 @@ defmodule Chunker.Build.Precompiled do
           """)
         end
 
-        File.mkdir_p!(Path.dirname(cached))
-        # A name of this process's own: two compiles may download at once.
-        tmp = "#{cached}.#{System.pid()}-#{System.unique_integer([:positive])}.tmp"
-        File.write!(tmp, tarball)
-        File.rename!(tmp, cached)
+        write_atomically!(cached, tarball)
         tarball
 
       {:error, why} ->
@@ -198,6 +194,18 @@ defmodule Chunker.Build.Precompiled do
         cargo, https://rustup.rs).
         """)
     end
+  end
+
+  @doc """
+  Writes `bytes` to `path` (creating its directory) through a temporary file of this process's
+  own and a rename: a reader never sees a half-written file, and two compiles writing at once
+  cannot mix their writes.
+  """
+  def write_atomically!(path, bytes) do
+    File.mkdir_p!(Path.dirname(path))
+    tmp = "#{path}.#{System.pid()}-#{System.unique_integer([:positive])}.tmp"
+    File.write!(tmp, bytes)
+    File.rename!(tmp, path)
   end
 
   # In memory: a member's name cannot point outside the install directory.
