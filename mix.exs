@@ -10,6 +10,9 @@ defmodule Chunker.MixProject do
 
   @version "0.1.0"
   @source_url "https://github.com/chunker-beam/chunker"
+  # guides/, in reading order (each is also linked from README.md).
+  @guides ~w(getting-started streaming chunk-sizes nix-binary-cache scheduling-and-performance
+             telemetry erlang)
 
   def project do
     [
@@ -35,7 +38,10 @@ defmodule Chunker.MixProject do
       docs: [
         main: "readme",
         source_ref: "v#{@version}",
-        extras: ["README.md", "CHANGELOG.md", "LICENSE"]
+        extras:
+          ["README.md"] ++
+            Enum.map(@guides, &"guides/#{&1}.md") ++ ["CHANGELOG.md", "LICENSE"],
+        groups_for_extras: [Guides: Path.wildcard("guides/*.md")]
       ],
       package: package()
     ]
@@ -51,7 +57,7 @@ defmodule Chunker.MixProject do
     [
       files:
         ~w(lib mix native/Cargo.toml native/Cargo.lock native/chunker_core native/chunker_nif
-           native/chunker_testdata mix.exs .formatter.exs README.md CHANGELOG.md LICENSE) ++
+           native/chunker_testdata guides mix.exs .formatter.exs README.md CHANGELOG.md LICENSE) ++
           if(File.exists?(Path.join(__DIR__, checksums)), do: [checksums], else: []),
       licenses: ["MIT"],
       links: %{"GitHub" => @source_url, "Changelog" => "#{@source_url}/blob/main/CHANGELOG.md"}

@@ -27,6 +27,12 @@ defmodule Chunker do
       |> Chunker.stream(hash: :blake3)
       |> Enum.each(&store/1)
 
+  The guides (in `guides/` of the package, and beside these docs) go further:
+  [getting started](getting-started.md), [streaming](streaming.md),
+  [choosing chunk sizes](chunk-sizes.md), [a Nix binary cache](nix-binary-cache.md),
+  [scheduling and performance](scheduling-and-performance.md), [telemetry](telemetry.md) and
+  [Erlang](erlang.md).
+
   Options are described in `Chunker.Options`: `algorithm`, `normalization`, `seed`,
   `min_size`, `avg_size`, `max_size` or `preset`, `hash`, `data`, `nar_aware`, `copy` and
   `memory_budget`. Errors are `Chunker.Error`s.

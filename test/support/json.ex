@@ -51,6 +51,16 @@ defmodule Chunker.TestJSON do
 
   defp string("\"" <> rest, acc), do: {acc |> Enum.reverse() |> IO.iodata_to_binary(), rest}
 
+  # A character outside the BMP, escaped as a UTF-16 surrogate pair.
+  defp string("\\u" <> <<high::binary-4, "\\u", low::binary-4, rest::binary>>, acc)
+       when binary_part(high, 0, 2) in ["d8", "d9", "da", "db", "D8", "D9", "DA", "DB"] do
+    code =
+      0x10000 + (String.to_integer(high, 16) - 0xD800) * 0x400 + String.to_integer(low, 16) -
+        0xDC00
+
+    string(rest, [<<code::utf8>> | acc])
+  end
+
   defp string("\\u" <> <<hex::binary-4, rest::binary>>, acc),
     do: string(rest, [<<String.to_integer(hex, 16)::utf8>> | acc])
 
@@ -65,10 +75,16 @@ defmodule Chunker.TestJSON do
   defp escape(c), do: c
 
   defp number(text) do
-    [digits] = Regex.run(~r/^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/, text)
+    [digits | _] = Regex.run(~r/^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/, text)
     rest = binary_part(text, byte_size(digits), byte_size(text) - byte_size(digits))
-    value = if digits =~ ~r/[.eE]/, do: String.to_float(digits), else: String.to_integer(digits)
+    value = if digits =~ ~r/[.eE]/, do: float(digits), else: String.to_integer(digits)
     {value, rest}
+  end
+
+  # JSON allows "1e+300"; String.to_float/1 wants a fraction.
+  defp float(digits) do
+    {value, ""} = Float.parse(digits)
+    value
   end
 
   defp skip(<<c, rest::binary>>) when c in ~c" \t\r\n", do: skip(rest)

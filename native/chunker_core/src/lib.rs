@@ -64,3 +64,9 @@ pub use nar_aware::{NarAwareChunker, NarChunkError};
 pub use oneshot::{chunk_many, chunk_slice, chunk_slice_sequential, cut_points};
 pub use pipeline::PARALLEL_MIN_BYTES;
 pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};
+
+// The README's Rust examples run as doctests (test/docs_test.exs checks every rust block of
+// the docs is in a file included here).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
