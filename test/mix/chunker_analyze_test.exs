@@ -172,6 +172,19 @@ defmodule Mix.Tasks.Chunker.AnalyzeTest do
     assert line =~ "[######                  ] 976.6 KiB / 3.8 MiB  25%  1 MB/s  ETA 0:03"
   end
 
+  test "--profile: where the time goes, in the report and in the JSON", %{tmp_dir: dir} do
+    dir = tree(dir)
+    out = capture_io(fn -> Analyze.run([dir, "--profile", "--compress", "lz4", "--no-progress"]) end)
+    assert out =~ ~r/^profile\s+\d+ MB\/s end to end/m
+    assert out =~ ~r/^  read .*\n  chunk .*\n  hash .*\n  compress .*MB\/s$/m
+
+    profile = json([dir, "--profile", "--compress", "none"])["profile"]
+    {_files, bytes} = find(dir, "f")
+    assert profile["bytes"] == bytes
+    assert profile["compressed_bytes"] == nil
+    assert Map.keys(profile["stages"]) |> Enum.sort() == ~w(chunk hash read)
+  end
+
   test "errors name the bad switch, value or path" do
     assert_raise Mix.Error, "unknown option --jsn (see `mix help chunker.analyze`)", fn ->
       Analyze.run(["--jsn"])

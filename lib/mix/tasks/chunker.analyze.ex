@@ -248,8 +248,11 @@ defmodule Mix.Tasks.Chunker.Analyze do
     files = for {:file, path, _size} <- Walk.entries(paths), do: path
 
     case Chunker.Profile.run({:files, files}, chunk ++ compress) do
-      {:ok, report} -> Map.update!(report, :stages, &Map.new/1)
-      {:error, error} -> Mix.raise(error.message)
+      {:ok, report} ->
+        %{report | stages: Map.new(report.stages), options: Map.new(report.options)}
+
+      {:error, error} ->
+        Mix.raise(error.message)
     end
   end
 
