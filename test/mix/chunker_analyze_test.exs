@@ -174,7 +174,10 @@ defmodule Mix.Tasks.Chunker.AnalyzeTest do
 
   test "--profile: where the time goes, in the report and in the JSON", %{tmp_dir: dir} do
     dir = tree(dir)
-    out = capture_io(fn -> Analyze.run([dir, "--profile", "--compress", "lz4", "--no-progress"]) end)
+    run = fn -> Analyze.run([dir, "--profile", "--compress", "lz4", "--no-progress"]) end
+    stderr = capture_io(:stderr, fn -> send(self(), {:out, capture_io(run)}) end)
+    assert_received {:out, out}
+    assert stderr =~ "fifo: not a regular file"
     assert out =~ ~r/^profile\s+\d+ MB\/s end to end/m
     assert out =~ ~r/^  read .*\n  chunk .*\n  hash .*\n  compress .*MB\/s$/m
 
