@@ -57,7 +57,7 @@ defmodule Chunker.JSON do
   end
 
   # Runs of bytes that need no escape are copied as slices of the original.
-  defp escape(<<>>, original, start, len, acc), do: [acc | binary_part(original, start, len)]
+  defp escape(<<>>, original, start, len, acc), do: [acc, binary_part(original, start, len)]
 
   defp escape(<<byte, rest::binary>>, original, start, len, acc)
        when byte < 0x20 or byte == ?" or byte == ?\\ do
