@@ -12,7 +12,7 @@ defmodule Chunker.MixProject do
   @source_url "https://github.com/chunker-beam/chunker"
   # guides/, in reading order (each is also linked from README.md).
   @guides ~w(getting-started streaming chunk-sizes nix-binary-cache scheduling-and-performance
-             telemetry erlang)
+             telemetry cluster erlang)
 
   def project do
     [

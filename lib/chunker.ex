@@ -30,8 +30,8 @@ defmodule Chunker do
   The guides (in `guides/` of the package, and beside these docs) go further:
   [getting started](getting-started.md), [streaming](streaming.md),
   [choosing chunk sizes](chunk-sizes.md), [a Nix binary cache](nix-binary-cache.md),
-  [scheduling and performance](scheduling-and-performance.md), [telemetry](telemetry.md) and
-  [Erlang](erlang.md).
+  [scheduling and performance](scheduling-and-performance.md), [telemetry](telemetry.md),
+  [running across nodes](cluster.md) and [Erlang](erlang.md).
 
   Options are described in `Chunker.Options`: `algorithm`, `normalization`, `seed`,
   `min_size`, `avg_size`, `max_size` or `preset`, `hash`, `data`, `nar_aware`, `copy` and

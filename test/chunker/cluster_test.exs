@@ -1,0 +1,198 @@
+defmodule Chunker.ClusterTest do
+  # Chunker.Cluster over two peer nodes started here (OTP's :peer, on 127.0.0.1), against the
+  # local batch functions.
+  use ExUnit.Case, async: false
+
+  alias Chunker.{Cluster, Compression, Peers}
+
+  doctest Chunker.Cluster
+
+  setup_all do
+    {_pid1, a} = Peers.start!()
+    {_pid2, b} = Peers.start!()
+    # setup_all runs in a process of its own: the peers are linked to it and stop with it.
+    {:ok, peers: [a, b]}
+  end
+
+  defp items(count, size) do
+    for i <- 1..count,
+        do: :binary.copy("item #{i} of a test ", div(size, 10) + 1) |> binary_part(0, size)
+  end
+
+  test "hash_many over the peers equals the local function, in order", %{peers: peers} do
+    items = items(3_000, 1_000) ++ [["io", "data"], ""]
+    expected = Chunker.Hash.hash_many(items, :sha256)
+
+    assert Cluster.hash_many(items, :sha256, nodes: peers, batch_items: 100) == expected
+
+    assert Cluster.hash_many(items, :sha256, nodes: [node() | peers], batch_items: 100) ==
+             expected
+
+    assert Cluster.hash_many([], :blake3, nodes: peers) == []
+  end
+
+  test "compress_many over the peers equals the local function", %{peers: peers} do
+    items = items(64, 100_000)
+    {:ok, expected} = Compression.compress_many(items, :zstd, level: 5)
+
+    assert {:ok, ^expected} =
+             Cluster.compress_many(items, :zstd, level: 5, nodes: peers, batch_bytes: 500_000)
+
+    assert {:error, %Chunker.Error{reason: :invalid_options}} =
+             Cluster.compress_many(items, :zstd, level: 99, nodes: peers)
+  end
+
+  test "chunk_files: each node reads the paths itself; metadata only unless data: true",
+       %{peers: peers} do
+    dir = Path.join(System.tmp_dir!(), "chunker-cluster-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    on_exit(fn -> File.rm_rf!(dir) end)
+
+    paths =
+      for i <- 1..20 do
+        path = Path.join(dir, "f#{i}")
+        File.write!(path, Chunker.TestData.random_bytes(50_000 * i, i))
+        path
+      end
+
+    paths = paths ++ [Path.join(dir, "missing")]
+    local = Enum.map(paths, &Chunker.chunk_file(&1, avg_size: 16_384, data: false))
+
+    assert {:ok, ^local} =
+             Cluster.chunk_files(paths, avg_size: 16_384, nodes: peers, batch_items: 3)
+
+    assert {:ok, results} = Cluster.chunk_files(Enum.take(paths, 2), nodes: peers, data: true)
+
+    assert Enum.map(results, fn {:ok, chunks} -> Enum.map_join(chunks, & &1.data) end) ==
+             Enum.map(Enum.take(paths, 2), &File.read!/1)
+  end
+
+  test "the stream variant pulls its input lazily, in bounded batches", %{peers: peers} do
+    pulled = :counters.new(1, [])
+
+    input =
+      Stream.map(1..1_000_000, fn i ->
+        :counters.add(pulled, 1, 1)
+        "item #{i}"
+      end)
+
+    first =
+      input
+      |> Cluster.stream({:hash, :blake3}, nodes: peers, batch_items: 50, max_in_flight: 2)
+      |> Enum.take(120)
+
+    assert first == Chunker.Hash.hash_many(Enum.map(1..120, &"item #{&1}"), :blake3)
+    # The 3 batches handed on, and at most a window of 2 x 2 per node x 2 nodes batches of 50
+    # in flight or waiting to be handed on: never the whole input.
+    assert :counters.get(pulled, 1) <= (3 + 8) * 50
+  end
+
+  @tag :telemetry
+  test "a peer killed mid-run: its batches run again on the other, results complete and once",
+       %{peers: peers} do
+    {_pid, doomed} = Peers.start!()
+    ref = make_ref()
+    test = self()
+
+    :telemetry.attach(
+      "cluster-test",
+      [:chunker, :cluster, :batch, :stop],
+      fn _event, _measure, %{node: node, batch: index}, _ -> send(test, {ref, node, index}) end,
+      nil
+    )
+
+    on_exit(fn -> :telemetry.detach("cluster-test") end)
+
+    # xz at level 6: slow enough that the run is still going when the peer is halted.
+    items = items(40, 200_000)
+    {:ok, expected} = Compression.compress_many(items, :xz, level: 6)
+
+    killer =
+      spawn(fn ->
+        receive do
+          {:go, node} -> :erpc.cast(node, :erlang, :halt, [])
+        end
+      end)
+
+    task =
+      Task.async(fn ->
+        Cluster.compress_many(items, :xz, level: 6, nodes: [doomed, hd(peers)], batch_items: 1)
+      end)
+
+    # Halt the doomed peer once it has finished a batch (so it was working when it died).
+    assert_receive {^ref, ^doomed, _index}, 30_000
+    send(killer, {:go, doomed})
+
+    assert {:ok, results} = Task.await(task, 120_000)
+    assert results == expected
+
+    batches = collect_batches(ref, [])
+    # Each batch handed on once: a batch the doomed node had in flight ran again elsewhere.
+    assert batches
+           |> Enum.map(&elem(&1, 1))
+           |> Enum.frequencies()
+           |> Map.values()
+           |> Enum.all?(&(&1 <= 2))
+
+    assert Enum.any?(batches, &(elem(&1, 0) == hd(peers)))
+    refute doomed in Node.list()
+  end
+
+  defp collect_batches(ref, acc) do
+    receive do
+      {^ref, node, index} -> collect_batches(ref, [{node, index} | acc])
+    after
+      0 -> acc
+    end
+  end
+
+  test "a peer without chunker loaded, or with another version, is refused up front" do
+    {_pid, bare} = Peers.start!(without: ["chunker/ebin"])
+
+    assert {:error, %Chunker.Error{reason: :node_refused, message: message}} =
+             Cluster.compress_many(["x"], :zstd, nodes: [node(), bare])
+
+    assert message == "node #{bare} refused: chunker is not loaded there"
+
+    assert_raise Chunker.Error, ~r/node #{bare} refused/, fn ->
+      Cluster.hash_many(["x"], :blake3, nodes: [bare])
+    end
+
+    {_pid, other} = Peers.start!()
+
+    :ok =
+      :erpc.call(other, :application, :load, [
+        {:application, :chunker,
+         [vsn: ~c"9.9.9", modules: [], registered: [], applications: [:kernel, :stdlib]]}
+      ])
+
+    assert {:error, %Chunker.Error{reason: :node_refused, message: message}} =
+             Cluster.chunk_files(["mix.exs"], nodes: [other])
+
+    assert message =~
+             "node #{other} refused: it runs chunker 9.9.9, and this node #{Application.spec(:chunker, :vsn)}"
+  end
+
+  test "when every node fails, the error says which and how much was done", %{peers: peers} do
+    items = items(20, 300_000)
+
+    assert {:error, %Chunker.Error{reason: :no_nodes_left, message: message, details: details}} =
+             Cluster.compress_many(items, :xz, level: 9, nodes: peers, timeout: 1, batch_items: 1)
+
+    assert message =~ "no node left to run on: "
+    assert message =~ "(:timeout)"
+    assert Enum.sort(Enum.map(details.failed, &elem(&1, 0))) == Enum.sort(peers)
+    assert details.done_items == 0
+  end
+
+  test "bad input raises in the caller before anything is sent", %{peers: peers} do
+    assert_raise ArgumentError, fn ->
+      Cluster.hash_many(["ok", :not_iodata], :blake3, nodes: peers)
+    end
+
+    assert_raise ArgumentError, fn -> Cluster.stream(["x"], {:unknown, 1}, nodes: peers) end
+
+    assert {:error, %Chunker.Error{reason: :no_nodes}} =
+             Cluster.compress_many(["x"], :zstd, nodes: [])
+  end
+end
