@@ -23,11 +23,13 @@ defmodule Chunker.Cluster do
 
   The input is cut into batches (`batch_bytes:`, default 2 MiB per dirty CPU scheduler of
   the smallest node, 4 to 64 MiB; `batch_items:`, default 1,000, or 8 files for
-  `chunk_files/2`), and each node has at most `max_in_flight:` batches (default 2: one
-  working, one on the wire) at a time. A batch is sent to one node only, and each node runs it
-  with the local batch function, on all its cores. So the caller holds at most
-  `max_in_flight` x nodes batches of input and as many of results waiting to be handed on in
-  order, whatever the input's length: `stream/3` does not need the input in memory at all.
+  `chunk_files/2`), and each node has at most `max_in_flight:` batches (default 2, each its
+  own call, so that a node always has the next batch while one finishes) at a time. A batch
+  is sent to one node only, and each node runs it with the local batch function, on all its
+  cores. Results go out in input order, so a slow batch holds those after it: the caller
+  holds at most 2 x `max_in_flight` x nodes batches (in flight, or done and waiting), of
+  input or of results, whatever the input's length. `stream/3` does not need the input in
+  memory at all.
 
   Moving bytes costs: distribution is a TCP link, and a binary sent to a node is copied over
   it. Hashing a binary on another node costs more in transfer than the hash itself on most
@@ -36,9 +38,9 @@ defmodule Chunker.Cluster do
 
   ## Faults
 
-  A node that goes down, cannot be reached or does not answer a batch within `timeout:`
-  (default 60 s per batch; for nodes other than the caller's, which cannot go away under it)
-  leaves the run, and its batches run again on the nodes that are
+  A node that goes down, cannot be reached or does not finish a batch within `timeout:`
+  (default 60 s per batch, transfer included; the caller's own node too, for a hung file
+  system) leaves the run, its work on that batch is stopped, and its batches run again on the nodes that are
   left: every result is computed, handed on once, and in order. When no node is left with
   work remaining, the call returns (or the stream raises) `%Chunker.Error{reason:
   :no_nodes_left}`, whose message and details (`failed:`, `done_items:`) say which nodes failed
@@ -134,6 +136,7 @@ defmodule Chunker.Cluster do
   @spec stream(Enumerable.t(), operation(), [cluster_option()]) :: Enumerable.t()
   def stream(items, operation, opts \\ []) do
     {op, prepare, size, batch_items} = operation!(operation)
+    check_options!(opts)
     timeout = Keyword.get(opts, :timeout, 60_000)
 
     # The check is small: a node that cannot answer it in 10 s is not one to send work to.
@@ -152,6 +155,31 @@ defmodule Chunker.Cluster do
       max_in_flight: Keyword.get(opts, :max_in_flight, 2),
       timeout: timeout
     )
+  end
+
+  defp check_options!(opts) do
+    for {key, value} <- opts do
+      valid =
+        case key do
+          :nodes ->
+            is_list(value) and Enum.all?(value, &is_atom/1)
+
+          :timeout ->
+            value == :infinity or (is_integer(value) and value >= 0)
+
+          key when key in [:max_in_flight, :batch_bytes, :batch_items] ->
+            is_integer(value) and value > 0
+
+          _other ->
+            false
+        end
+
+      if not valid do
+        raise ArgumentError,
+              "invalid Chunker.Cluster option #{inspect({key, value})}: nodes: a list of node names, " <>
+                "timeout: milliseconds or :infinity, max_in_flight, batch_bytes, batch_items: positive integers"
+      end
+    end
   end
 
   defp not_a_list!(items), do: raise(ArgumentError, "expected a list, got: #{inspect(items)}")

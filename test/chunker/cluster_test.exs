@@ -94,10 +94,12 @@ defmodule Chunker.ClusterTest do
     ref = make_ref()
     test = self()
 
-    :telemetry.attach(
+    :telemetry.attach_many(
       "cluster-test",
-      [:chunker, :cluster, :batch, :stop],
-      fn _event, _measure, %{node: node, batch: index}, _ -> send(test, {ref, node, index}) end,
+      [[:chunker, :cluster, :batch, :stop], [:chunker, :cluster, :batch, :exception]],
+      fn [_, _, _, kind], _measure, %{node: node, batch: index}, _ ->
+        send(test, {ref, kind, node, index})
+      end,
       nil
     )
 
@@ -120,27 +122,27 @@ defmodule Chunker.ClusterTest do
       end)
 
     # Halt the doomed peer once it has finished a batch (so it was working when it died).
-    assert_receive {^ref, ^doomed, _index}, 30_000
+    assert_receive {^ref, :stop, ^doomed, first}, 30_000
     send(killer, {:go, doomed})
 
     assert {:ok, results} = Task.await(task, 120_000)
     assert results == expected
 
-    batches = collect_batches(ref, [])
-    # Each batch handed on once: a batch the doomed node had in flight ran again elsewhere.
-    assert batches
-           |> Enum.map(&elem(&1, 1))
-           |> Enum.frequencies()
-           |> Map.values()
-           |> Enum.all?(&(&1 <= 2))
+    events = collect_batches(ref, [{:stop, doomed, first}])
+    stops = for {:stop, node, index} <- events, do: {node, index}
+    lost = for {:exception, ^doomed, index} <- events, do: index
 
-    assert Enum.any?(batches, &(elem(&1, 0) == hd(peers)))
+    # Every batch finished exactly once; those the doomed node had in flight when it went
+    # down (it always had one: each node has two) finished on the other peer.
+    assert stops |> Enum.map(&elem(&1, 1)) |> Enum.sort() == Enum.to_list(0..39)
+    assert lost != []
+    for index <- lost, do: assert({hd(peers), index} in stops)
     refute doomed in Node.list()
   end
 
   defp collect_batches(ref, acc) do
     receive do
-      {^ref, node, index} -> collect_batches(ref, [{node, index} | acc])
+      {^ref, kind, node, index} -> collect_batches(ref, [{kind, node, index} | acc])
     after
       0 -> acc
     end
@@ -185,6 +187,60 @@ defmodule Chunker.ClusterTest do
     assert details.done_items == 0
   end
 
+  # Nothing may be left behind in the caller (a GenServer's mailbox): no worker, no DOWN
+  # message, no process-dictionary entry, however the run ends.
+  defp assert_nothing_left(workers_before) do
+    Process.sleep(200)
+    refute_received {:DOWN, _, _, _, _}
+    assert Process.get_keys() |> Enum.filter(&match?({Chunker.Cluster.Dispatch, _}, &1)) == []
+    assert length(Process.list()) <= workers_before + 2
+  end
+
+  test "nothing is left behind: halted early, consumer raising, input raising, no node left",
+       %{peers: peers} do
+    before = length(Process.list())
+    items = Stream.map(1..100_000, &"item #{&1}")
+    opts = [nodes: [node() | peers], batch_items: 10]
+
+    assert [_ | _] = items |> Cluster.stream({:hash, :blake3}, opts) |> Enum.take(25)
+    assert_nothing_left(before)
+
+    assert_raise RuntimeError, "consumer", fn ->
+      items |> Cluster.stream({:hash, :blake3}, opts) |> Enum.each(fn _ -> raise "consumer" end)
+    end
+
+    assert_nothing_left(before)
+
+    input = Stream.map(1..10_000, fn i -> if i == 95, do: raise("input"), else: "item #{i}" end)
+
+    assert_raise RuntimeError, "input", fn ->
+      input |> Cluster.stream({:hash, :blake3}, opts) |> Stream.run()
+    end
+
+    assert_nothing_left(before)
+
+    slow = for _ <- 1..8, do: :binary.copy("slow to compress ", 20_000)
+
+    assert {:error, %Chunker.Error{reason: :no_nodes_left}} =
+             Cluster.compress_many(slow, :xz, level: 9, nodes: peers, timeout: 1, batch_items: 1)
+
+    assert_nothing_left(before)
+  end
+
+  test "a batch on the caller's own node is timed too" do
+    slow = for _ <- 1..2, do: :binary.copy("slow to compress ", 50_000)
+
+    assert {:error, %Chunker.Error{reason: :no_nodes_left, details: details}} =
+             Cluster.compress_many(slow, :xz,
+               level: 9,
+               nodes: [node()],
+               timeout: 1,
+               batch_items: 1
+             )
+
+    assert details.failed == [{node(), :timeout}]
+  end
+
   test "bad input raises in the caller before anything is sent", %{peers: peers} do
     assert_raise ArgumentError, fn ->
       Cluster.hash_many(["ok", :not_iodata], :blake3, nodes: peers)
@@ -194,5 +250,18 @@ defmodule Chunker.ClusterTest do
 
     assert {:error, %Chunker.Error{reason: :no_nodes}} =
              Cluster.compress_many(["x"], :zstd, nodes: [])
+
+    for bad <- [
+          max_in_flight: 0,
+          batch_items: 0,
+          batch_bytes: -1,
+          timeout: -5,
+          nodes: "a@b",
+          colour: :red
+        ] do
+      assert_raise ArgumentError, ~r/invalid Chunker.Cluster option/, fn ->
+        Cluster.hash_many(["x"], :blake3, [bad])
+      end
+    end
   end
 end

@@ -8,8 +8,6 @@ defmodule Chunker.Peers do
     unless Node.alive?() do
       {_, _} = System.cmd("epmd", ["-daemon", "-address", "127.0.0.1"])
       :ok = :application.set_env(:kernel, :inet_dist_use_interface, {127, 0, 0, 1})
-      # A test halts peers on purpose: global must not disconnect the others for it.
-      :ok = :application.set_env(:kernel, :prevent_overlapping_partitions, false)
       name = :"chunker_test_#{System.unique_integer([:positive])}@127.0.0.1"
       {:ok, _} = wait_for_epmd(fn -> Node.start(name, :longnames) end, 50)
     end
@@ -54,7 +52,14 @@ defmodule Chunker.Peers do
     name = :"peer#{System.unique_integer([:positive])}"
 
     {:ok, pid, node} =
-      :peer.start_link(%{name: name, host: ~c"127.0.0.1", longnames: true, args: args})
+      :peer.start_link(%{
+        name: name,
+        host: ~c"127.0.0.1",
+        longnames: true,
+        args: args,
+        # A loaded CI machine can take longer than the 15 s default to boot a VM.
+        wait_boot: 60_000
+      })
 
     {pid, node}
   end

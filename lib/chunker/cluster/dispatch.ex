@@ -191,7 +191,15 @@ defmodule Chunker.Cluster.Dispatch do
        do: {acc, state}
 
   defp take(%{input: {:cont, cont}} = state, acc, count, bytes) do
-    case cont.({:cont, nil}) do
+    next =
+      try do
+        cont.({:cont, nil})
+      catch
+        # The input itself raised: it has cleaned up after itself, and must not be halted.
+        kind, reason -> abort(%{state | input: :done}, kind, reason, __STACKTRACE__)
+      end
+
+    case next do
       {:suspended, item, cont} ->
         state = %{state | input: {:cont, cont}}
 
@@ -216,9 +224,16 @@ defmodule Chunker.Cluster.Dispatch do
     metadata = %{node: node, operation: elem(op, 0), batch: index, items: length(items)}
     {pid, ref} = spawn_monitor(fn -> exit(run(node, op, items, timeout, metadata)) end)
 
+    # `:erpc.call/5` enforces the timeout of a batch on another node; one on this node is a
+    # local call, timed here.
+    timer =
+      if node == node() and timeout != :infinity,
+        do: :erlang.start_timer(timeout, self(), {__MODULE__, ref}),
+        else: nil
+
     %{
       state
-      | inflight: Map.put(state.inflight, ref, {pid, node, batch}),
+      | inflight: Map.put(state.inflight, ref, {pid, node, batch, timer}),
         nodes: Map.update!(state.nodes, node, &(&1 + 1))
     }
   end
@@ -237,6 +252,8 @@ defmodule Chunker.Cluster.Dispatch do
     {:ok, results}
   catch
     :error, {:erpc, why} -> {:node_failed, why}
+    # The process running the batch on the node was killed (an operator, max_heap_size).
+    :exit, {:signal, why} -> {:node_failed, {:signal, why}}
     # Raised on the node by the batch itself (a bug, never bad input: items were checked
     # on the caller): raised again in the caller.
     :error, {:exception, reason, stack} -> {:raise, :error, reason, stack}
@@ -244,14 +261,23 @@ defmodule Chunker.Cluster.Dispatch do
   end
 
   defp call(node, op, items, _timeout) when node == node(), do: Remote.run(op, items)
-  defp call(node, op, items, timeout), do: :erpc.call(node, Remote, :run, [op, items], timeout)
+  # The node watches this worker and stops the batch's work when it dies: when the call times
+  # out, or the run stops early and kills its workers, the node stops working too.
+  defp call(node, op, items, timeout),
+    do: :erpc.call(node, Remote, :run, [op, items, self()], timeout)
 
   defp await(state) do
     inflight = state.inflight
 
     receive do
+      {:timeout, _timer, {__MODULE__, ref}} when is_map_key(inflight, ref) ->
+        {pid, _node, _batch, _timer} = inflight[ref]
+        Process.exit(pid, {:node_failed, :timeout})
+        state
+
       {:DOWN, ref, :process, _pid, reason} when is_map_key(inflight, ref) ->
-        {{_pid, node, {index, _items} = batch}, inflight} = Map.pop(inflight, ref)
+        {{_pid, node, {index, _items} = batch, timer}, inflight} = Map.pop(inflight, ref)
+        cancel(timer)
 
         nodes =
           if Map.has_key?(state.nodes, node),
@@ -264,8 +290,9 @@ defmodule Chunker.Cluster.Dispatch do
           {:ok, results} -> %{state | done: Map.put(state.done, index, results)}
           {:node_failed, why} -> state |> drop_node(node, why) |> requeue(batch)
           {:raise, kind, reason, stack} -> abort(state, kind, reason, stack)
-          # The worker was killed from outside: the batch goes again, the node stays.
-          _other -> requeue(state, batch)
+          # The worker was killed from outside: that counts as its node failing, so that a
+          # batch that keeps being killed cannot go round for ever.
+          other -> state |> drop_node(node, {:worker_exit, other}) |> requeue(batch)
         end
     end
   end
@@ -304,6 +331,18 @@ defmodule Chunker.Cluster.Dispatch do
     :erlang.raise(kind, reason, stack)
   end
 
+  defp cancel(nil), do: :ok
+
+  defp cancel(timer) do
+    :erlang.cancel_timer(timer)
+
+    receive do
+      {:timeout, ^timer, _} -> :ok
+    after
+      0 -> :ok
+    end
+  end
+
   defp finish(state) do
     case Process.delete({__MODULE__, state.id}) do
       :cleaned -> :ok
@@ -312,9 +351,10 @@ defmodule Chunker.Cluster.Dispatch do
   end
 
   defp cleanup(state) do
-    for {ref, {pid, _node, _batch}} <- state.inflight do
+    for {ref, {pid, _node, _batch, timer}} <- state.inflight do
       Process.exit(pid, :kill)
       Process.demonitor(ref, [:flush])
+      cancel(timer)
     end
 
     with {:cont, cont} <- state.input, do: cont.({:halt, nil})

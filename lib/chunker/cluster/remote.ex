@@ -41,4 +41,27 @@ defmodule Chunker.Cluster.Remote do
   end
 
   def run({:chunk_files, opts}, paths), do: Enum.map(paths, &Chunker.chunk_file(&1, opts))
+
+  @doc """
+  `run/2` on behalf of `owner`, the caller's worker process: a watcher on this node stops the
+  work when `owner` dies first (the call timed out, the caller stopped early, the connection
+  dropped). Not a link: `:erpc` ends the process it runs this in with the result as exit
+  reason, which a link would turn into a signal to `owner`.
+  """
+  @spec run(tuple(), list(), pid()) :: list()
+  def run(op, items, owner) do
+    runner = self()
+
+    spawn(fn ->
+      owner_ref = Process.monitor(owner)
+      runner_ref = Process.monitor(runner)
+
+      receive do
+        {:DOWN, ^runner_ref, :process, _, _} -> :ok
+        {:DOWN, ^owner_ref, :process, _, _} -> Process.exit(runner, :kill)
+      end
+    end)
+
+    run(op, items)
+  end
 end
