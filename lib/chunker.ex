@@ -79,7 +79,8 @@ defmodule Chunker do
       {ok, Chunks} = 'Elixir.Chunker':chunk(Bin, [{avg_size, 65536}]).
   """
 
-  alias Chunker.{Batch, Chunk, ChunkStream, Error, FileReader, Heap, Input, Native, Options}
+  alias Chunker.{Batch, Chunk, ChunkStream, Error, FileReader, Gather, Heap, Input, Native}
+  alias Chunker.Options
   alias Chunker.Telemetry
 
   # Larger pieces chunk faster (fewer calls, longer parallel scans): reading 256 MiB with
@@ -222,13 +223,17 @@ defmodule Chunker do
   The chunks are the same as `chunk/2` on the concatenation of the pieces, whatever the
   piece sizes: empty pieces, 1-byte pieces and pieces larger than `max_size` included. Memory
   stays bounded by the largest piece plus three times `max_size` (checked against
-  `memory_budget:`). Options are validated when `stream/2` is called (raising
+  `memory_budget:`) and 64 KiB of small pieces gathered. Options are validated when `stream/2` is called (raising
   `Chunker.Error`, reason `:invalid_options` or `:memory_budget_exceeded`); a piece that is not iodata raises
   `ArgumentError` when it is reached, and with `nar_aware: true` input that is not a valid
   NAR raises `Chunker.Error` (reason `:invalid_nar`, the message gives the offset).
 
   Chunks that lie inside one piece share that piece's memory (sub-binaries); a chunk that
   spans pieces is copied; `copy: true` copies every chunk. Pieces of 4-8 MiB chunk fastest.
+  Pieces of any size cost about what large ones do: pieces under 64 KiB are gathered into
+  one NIF call (so on a slow source up to 64 KiB wait for the next call), and a `File.Stream`
+  in line mode, `File.stream!(path)`, is read in 1 MiB blocks holding the bytes its lines
+  would give (CR LF as LF: line mode is wrong for binary data).
 
       iex> pieces = ["hello ", "", "wor", "ld"]
       iex> Chunker.stream(pieces) |> Enum.to_list() == Chunker.chunk!("hello world")
@@ -243,7 +248,11 @@ defmodule Chunker do
       [:stream],
       Map.put(Telemetry.chunking_metadata(options), :operation, :stream),
       fn count ->
-        enumerable |> count.() |> ChunkStream.transform(options) |> copy_stream_if_asked(options)
+        enumerable
+        |> Gather.blocks()
+        |> count.()
+        |> ChunkStream.transform(options)
+        |> copy_stream_if_asked(options)
       end,
       :chunks
     )

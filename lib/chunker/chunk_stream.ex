@@ -5,7 +5,7 @@ defmodule Chunker.ChunkStream do
   # through here; each feed and finish is a run of NIF calls against their deadlines
   # (Chunker.Native.Run), normal first, dirty once a call did not finish.
 
-  alias Chunker.{Chunk, Error, Heap, Input, Native, Options}
+  alias Chunker.{Chunk, Error, Gather, Heap, Native, Options}
   alias Chunker.Native.Run
 
   @enforce_keys [:ref]
@@ -66,10 +66,10 @@ defmodule Chunker.ChunkStream do
   # The chunks of an enumerable of iodata pieces, lazily.
   @spec transform(Enumerable.t(), Options.t()) :: Enumerable.t()
   def transform(enumerable, %Options{} = options) do
-    Stream.transform(
+    Gather.transform(
       enumerable,
       fn -> open!(options) end,
-      fn piece, stream -> feed!(stream, Input.to_binary!(piece)) end,
+      &feed!(&2, &1),
       fn stream -> {finish!(stream), stream} end,
       &close/1
     )

@@ -55,7 +55,7 @@ defmodule Chunker.Compression do
   call spread over all cores, and step the large ones several at a time.
   """
 
-  alias Chunker.{Batch, Error, Input, Native, Telemetry}
+  alias Chunker.{Batch, Error, Gather, Input, Native, Telemetry}
   alias Chunker.Compression.{Options, Streams}
   alias Chunker.Native.Run
 
@@ -254,6 +254,10 @@ defmodule Chunker.Compression do
       |> Stream.run()
 
   Options (`level:`) are validated when this is called, raising `Chunker.Error`.
+  Pieces of any size cost about what large ones do: pieces under 64 KiB are gathered into
+  one NIF call (so on a slow source up to 64 KiB wait for the next call), and a `File.Stream`
+  in line mode, `File.stream!(path)`, is read in 1 MiB blocks holding the bytes its lines
+  would give (CR LF as LF: line mode is wrong for binary data).
   """
   @spec compress_stream(Enumerable.t(), format(), keyword()) :: Enumerable.t()
   def compress_stream(enumerable, format, opts \\ []) do
@@ -264,7 +268,7 @@ defmodule Chunker.Compression do
     Telemetry.stream(
       [:compress],
       %{operation: :compress_stream, format: format, level: level},
-      &Streams.compress(&1.(enumerable), format, level),
+      &Streams.compress(&1.(Gather.blocks(enumerable)), format, level),
       :bytes_out
     )
   end
@@ -274,7 +278,7 @@ defmodule Chunker.Compression do
   emitting the output as binaries, in bounded memory. The format is detected from the first
   bytes unless `format:` is given. `max_size:` caps the total output (default `:infinity`).
   Options are validated when this is called; errors in the data raise `Chunker.Error` when
-  reached.
+  reached. Pieces under 64 KiB are gathered into one NIF call, as `compress_stream/3` does.
   """
   @spec decompress_stream(Enumerable.t(), keyword()) :: Enumerable.t()
   def decompress_stream(enumerable, opts \\ []) do
@@ -287,7 +291,7 @@ defmodule Chunker.Compression do
     Telemetry.stream(
       [:decompress],
       %{operation: :decompress_stream, format: format, max_size: max_size},
-      &Streams.decompress(&1.(enumerable), format, max_size),
+      &Streams.decompress(&1.(Gather.blocks(enumerable)), format, max_size),
       :bytes_out
     )
   end

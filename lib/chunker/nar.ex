@@ -30,7 +30,7 @@ defmodule Chunker.NAR do
 
   import Bitwise, only: [<<<: 2, bor: 2]
 
-  alias Chunker.{Error, Input, Native, Telemetry}
+  alias Chunker.{Error, Gather, Input, Native, Telemetry}
   alias Chunker.Native.Run
   alias Chunker.NAR.Entry
 
@@ -86,7 +86,9 @@ defmodule Chunker.NAR do
 
   @doc """
   Lazily parses a NAR given as an enumerable of iodata pieces (any sizes), yielding a
-  `Chunker.NAR.Entry` for each node, parents before children, in archive order.
+  `Chunker.NAR.Entry` for each node, parents before children, in archive order. Pieces under
+  64 KiB are gathered into one NIF call, so an entry is yielded at most 64 KiB of input
+  after its header arrives.
 
   The NAR is validated as current Nix validates it: the magic string, zero padding, names
   that are non-empty, not `.` or `..` and without `/` or NUL, entries strictly sorted by name
@@ -102,7 +104,7 @@ defmodule Chunker.NAR do
     Telemetry.stream(
       [:nar, :entries],
       %{operation: :entries},
-      &(&1.(enumerable) |> entry_stream()),
+      &(&1.(Gather.blocks(enumerable)) |> entry_stream()),
       :entries
     )
   end
@@ -158,7 +160,7 @@ defmodule Chunker.NAR do
       [:nar, :restore],
       %{operation: :restore, path: dest},
       fn ->
-        {enumerable, bytes} = nar |> pieces() |> Telemetry.counted()
+        {enumerable, bytes} = nar |> pieces() |> Gather.blocks() |> Telemetry.counted()
         result = restore_to(enumerable, dest)
         {result, bytes.()}
       end,
@@ -345,10 +347,10 @@ defmodule Chunker.NAR do
 
   # The parser's events for an enumerable of pieces; file contents only if `contents`.
   defp events(enumerable, contents) do
-    Stream.transform(
+    Gather.transform(
       enumerable,
       fn -> Native.nar_parser_new(contents) end,
-      fn piece, parser -> {parse(parser, Input.to_binary!(piece)), parser} end,
+      fn binary, parser -> {parse(parser, binary), parser} end,
       fn parser -> {finish(parser), parser} end,
       fn _parser -> :ok end
     )

@@ -100,10 +100,13 @@ defmodule Chunker.NARTest do
       end
     end
 
-    test "entries come lazily, before the rest of the NAR is read", %{tmp_dir: dir} do
+    test "entries come lazily: small pieces are read at most 64 KiB ahead", %{tmp_dir: dir} do
       root = NixCLI.build_tree!(Path.join(dir, "tree"))
+      File.write!(Path.join(root, "zz-large"), Chunker.TestData.random_bytes(1_000_000, 4))
       pieces = Chunker.TestData.split(NixCLI.dump!(root), [4096])
-      stop_after = 3
+      # Streams gather pieces into 64 KiB before a NIF call (lib/chunker/gather.ex).
+      stop_after = div(65_536, 4096)
+      assert length(pieces) > 4 * stop_after
 
       # An enumerable that fails if more than the first `stop_after` pieces are read.
       guarded =

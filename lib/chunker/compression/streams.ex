@@ -3,16 +3,16 @@ defmodule Chunker.Compression.Streams do
   # The machinery of Chunker.Compression's streams: an encoder or decoder resource fed each
   # piece, its output emitted as it comes. Errors raise Chunker.Error when reached.
 
-  alias Chunker.{Error, Input, Native}
+  alias Chunker.{Error, Gather, Native}
   alias Chunker.Native.Run
 
   @doc false
   @spec compress(Enumerable.t(), atom(), integer() | nil) :: Enumerable.t()
   def compress(enumerable, format, level) do
-    Stream.transform(
+    Gather.transform(
       enumerable,
       fn -> Native.encoder_new(format, level, false, nil) |> Run.result() |> Run.ok!() end,
-      fn piece, encoder -> {encode_piece(encoder, Input.to_binary!(piece)), encoder} end,
+      fn binary, encoder -> {encode_piece(encoder, binary), encoder} end,
       fn encoder ->
         {non_empty([encoder |> Native.encoder_finish() |> Run.result() |> Run.ok!()]), encoder}
       end,
@@ -35,10 +35,10 @@ defmodule Chunker.Compression.Streams do
   @doc false
   @spec decompress(Enumerable.t(), atom() | nil, non_neg_integer() | :infinity) :: Enumerable.t()
   def decompress(enumerable, format, max_size) do
-    Stream.transform(
+    Gather.transform(
       enumerable,
       fn -> Native.decoder_new(format, max_size, false, 0) |> Run.result() |> Run.ok!() end,
-      fn piece, decoder -> {decode_piece(decoder, Input.to_binary!(piece)), decoder} end,
+      fn binary, decoder -> {decode_piece(decoder, binary), decoder} end,
       fn decoder -> {finish(decoder), decoder} end,
       fn _decoder -> :ok end
     )
