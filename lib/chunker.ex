@@ -409,6 +409,25 @@ defmodule Chunker do
           {:ok, Chunker.Profile.report()} | {:error, Error.t()}
   def profile(source, opts \\ []), do: Chunker.Profile.run(source, opts)
 
+  @doc """
+  The cut-point engine that finds chunk boundaries in this VM: `:interleaved` (two chains of
+  chunks scanned in one loop, for `v2020`; the default) or `:scalar` (one chain at a time,
+  the `fastcdc` crate's loop). Both give exactly the same boundaries; `:interleaved` is
+  faster on one core (`cargo bench --bench chunking -- one_core` in `native/`).
+
+  The environment variable `CHUNKER_CUT_ENGINE` (`scalar`, `interleaved` or `auto`), read
+  once when the library loads, forces one, for tests or to compare speeds. Any other value
+  is ignored with a warning logged when the library loads.
+
+      iex> Chunker.cut_engine() in [:scalar, :interleaved]
+      true
+  """
+  @spec cut_engine() :: :scalar | :interleaved
+  def cut_engine do
+    {engine, _warning} = Native.cut_engine()
+    engine
+  end
+
   @doc "Sets the counters and histograms of `stats/0` to zero (not the live resources)."
   @spec reset_stats() :: :ok
   def reset_stats, do: Native.reset_stats()

@@ -18,7 +18,7 @@ defmodule Chunker.Native do
         path = :filename.join(priv, ~c"native/libchunker_nif")
 
         case :erlang.load_nif(path, threads()) do
-          :ok -> :ok
+          :ok -> warn_if_engine_ignored()
           {:error, reason} -> remember_load_error({path, reason})
         end
     end
@@ -45,6 +45,14 @@ defmodule Chunker.Native do
     end
   end
 
+  # CHUNKER_CUT_ENGINE is read here, once; a value naming no engine is said, not obeyed.
+  defp warn_if_engine_ignored do
+    case cut_engine() do
+      {_engine, nil} -> :ok
+      {engine, warning} -> :logger.warning(~c"chunker: ~ts; using ~ts", [warning, engine])
+    end
+  end
+
   defp remember_load_error(error), do: :persistent_term.put({__MODULE__, :load_error}, error)
 
   # What a stub raises (as :erlang.nif_error/1, which Dialyzer takes for a NIF's stub).
@@ -67,6 +75,7 @@ defmodule Chunker.Native do
   end
 
   def thread_count, do: not_loaded()
+  def cut_engine, do: not_loaded()
   def stats, do: not_loaded()
   def reset_stats, do: not_loaded()
   def count_error(_reason), do: not_loaded()

@@ -30,7 +30,8 @@ defmodule Chunker.Peers do
 
   @doc """
   Starts a peer with this VM's code paths (`:without` drops those containing a string) and
-  returns `{pid, node}`.
+  the environment variables of `:env` (a list of `{name, value}` strings), and returns
+  `{pid, node}`.
   """
   def start!(opts \\ []) do
     distribute!()
@@ -57,6 +58,7 @@ defmodule Chunker.Peers do
         host: ~c"127.0.0.1",
         longnames: true,
         args: args,
+        env: for({name, value} <- Keyword.get(opts, :env, []), do: {~c"#{name}", ~c"#{value}"}),
         # A loaded CI machine can take longer than the 15 s default to boot a VM.
         wait_boot: 60_000
       })

@@ -25,14 +25,19 @@
 //!   v2016 levels 0, 1, 3, ronomon), 64 MiB of random and text-like data at 16K average:
 //!   `crate` is the `fastcdc` crate's own implementation of that variant.
 //!
-//! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size of `vs_reference`.
+//! - `one_core`: the cut-point scan alone on one core, 256 MiB of random data and of real
+//!   files (`CHUNKER_REAL_DATA`, as `matrix`) at 16K/64K/256K and 256K/1M/4M: `crate` is
+//!   `fastcdc::v2020::FastCDC`, `scan` is `chunk_slice_sequential` with the cut engine in
+//!   use (its name in the row; `CHUNKER_CUT_ENGINE=scalar` or `interleaved` forces one).
+//!
+//! Set `CHUNKER_BENCH_MIB` to change the 256 MiB input size of `vs_reference` and `one_core`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use chunker_core::{
-    chunk_slice, chunk_slice_sequential, cut_points, Algorithm, ChunkerConfig, HashAlgorithm,
-    IncrementalChunker, Normalization,
+    chunk_slice, chunk_slice_sequential, cut_engine, cut_points, Algorithm, ChunkerConfig,
+    HashAlgorithm, IncrementalChunker, Normalization,
 };
 use chunker_testdata::oracle::{fastcdc_chunks, Variant};
 use chunker_testdata::{random_bytes, text_bytes};
@@ -216,6 +221,34 @@ fn real_bytes(len: usize) -> Option<Vec<u8>> {
     Some(file.iter().copied().cycle().take(len).collect())
 }
 
+fn one_core(c: &mut Criterion) {
+    let len = input_mib() << 20;
+    let mut kinds = vec![("random", random_bytes(len, 11))];
+    if let Some(real) = real_bytes(len) {
+        kinds.push(("real", real));
+    }
+    let engine = cut_engine().name();
+    let mut group = c.benchmark_group("one_core");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(6));
+    for (kind, data) in &kinds {
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        for (min, avg, max) in [(16_384, 65_536, 262_144), (262_144, 1 << 20, 4 << 20)] {
+            let config = ChunkerConfig::new(min, avg, max).unwrap();
+            let label = format!("{kind}/{}K", avg / 1024);
+            group.bench_with_input(BenchmarkId::new("crate", &label), data, |b, d| {
+                b.iter(|| fastcdc::v2020::FastCDC::new(black_box(d), min, avg, max).count())
+            });
+            let name = format!("scan_{engine}");
+            group.bench_with_input(BenchmarkId::new(name, &label), data, |b, d| {
+                b.iter(|| chunk_slice_sequential(black_box(d), &config, None).len())
+            });
+        }
+    }
+    group.finish();
+}
+
 fn matrix(c: &mut Criterion) {
     let config = ChunkerConfig::default();
     let (min, avg, max) = (16_384, 65_536, 262_144);
@@ -288,6 +321,7 @@ criterion_group!(
     variants,
     parallel_hash,
     matrix,
-    hash_many
+    hash_many,
+    one_core
 );
 criterion_main!(benches);

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::chunk::{Chunk, ChunkBytes};
 use crate::config::ChunkerConfig;
-use crate::cut::{scan, Scan};
+use crate::cut::{cut_engine, scan, scan_lanes, CutEngine, LaneExit, Scan};
 use crate::hash::HashAlgorithm;
 use crate::pipeline::{with_hashing, PARALLEL_MIN_BYTES};
 
@@ -54,9 +54,20 @@ pub(crate) fn cut_run(
     hash: Option<HashAlgorithm>,
     parallel: bool,
 ) -> Run {
+    cut_run_with(config, data, hash, parallel, cut_engine())
+}
+
+/// [`cut_run`] with the cut-point scans of `engine`.
+pub(crate) fn cut_run_with(
+    config: &ChunkerConfig,
+    data: &[u8],
+    hash: Option<HashAlgorithm>,
+    parallel: bool,
+    engine: CutEngine,
+) -> Run {
     #[cfg(feature = "panic_injection")]
     crate::fault::check();
-    let segment_min = SEGMENT_MIN.max(SEGMENT_MIN_CHUNKS * config.avg_size());
+    let segment_min = segment_min(config);
     let segments = if parallel {
         (data.len() / segment_min).min(rayon::current_num_threads())
     } else {
@@ -64,9 +75,80 @@ pub(crate) fn cut_run(
     };
     if segments < 2 {
         let pool = parallel && data.len() >= PARALLEL_MIN_BYTES;
+        if !pool && data.len() >= 2 * segment_min {
+            if let Some(run) = laned_chain(config, data, hash, engine, data.len() / 2) {
+                return run;
+            }
+        }
         return pipelined_chain(config, data, hash, pool);
     }
-    split_run(config, data, hash, segments)
+    split_run(config, data, hash, segments, engine)
+}
+
+fn segment_min(config: &ChunkerConfig) -> usize {
+    SEGMENT_MIN.max(SEGMENT_MIN_CHUNKS * config.avg_size())
+}
+
+/// The sequential chain on the calling thread, scanned as two speculative segments split at
+/// `mid` in one loop and stitched; `None` when `engine` has no such scan for the algorithm.
+pub(crate) fn laned_chain(
+    config: &ChunkerConfig,
+    data: &[u8],
+    hash: Option<HashAlgorithm>,
+    engine: CutEngine,
+    mid: usize,
+) -> Option<Run> {
+    let mid = mid.min(data.len());
+    let segments = lane_segments(config, engine, data, [(0, mid), (mid, usize::MAX)], None)?;
+    let mut run = stitch(config, data, &[0, mid], &segments, None);
+    if let Some(algo) = hash {
+        for chunk in &mut run.chunks {
+            let at = chunk.offset as usize;
+            chunk.hash = Some(algo.hash(data.get(at..at + chunk.length).unwrap_or_default()));
+        }
+    }
+    Some(run)
+}
+
+/// Two speculative segments scanned together by `engine`, their chunks hashed with `hash`.
+fn lane_segments(
+    config: &ChunkerConfig,
+    engine: CutEngine,
+    data: &[u8],
+    lanes: [(usize, usize); 2],
+    hash: Option<HashAlgorithm>,
+) -> Option<[Segment; 2]> {
+    let found = scan_lanes(config, engine, data, lanes)?;
+    let [a, b] = found.map(|(lengths, exit)| lane_segment(config, data, lengths, exit, hash));
+    Some([a?, b?])
+}
+
+fn lane_segment(
+    config: &ChunkerConfig,
+    data: &[u8],
+    lengths: Vec<usize>,
+    exit: LaneExit,
+    hash: Option<HashAlgorithm>,
+) -> Option<Segment> {
+    let end = match exit {
+        LaneExit::At(at) | LaneExit::Open(at) => at,
+    };
+    let mut at = end - lengths.iter().sum::<usize>();
+    let chunks = lengths
+        .into_iter()
+        .map(|length| {
+            let digest = hash.map(|algo| algo.hash(data.get(at..at + length).unwrap_or_default()));
+            let chunk = chunk(at, length, digest);
+            at += length;
+            chunk
+        })
+        .collect();
+    let exit = match exit {
+        LaneExit::At(at) => Exit::At(at),
+        // The scan state of the open chunk, for resuming it: the lane scan does not keep it.
+        LaneExit::Open(at) => Exit::Open(at, next_cut(config, data, at).err()?),
+    };
+    Some(Segment { chunks, exit })
 }
 
 /// The sequential chain, its chunks hashed on the pool while the scan goes on when `pool`.
@@ -92,28 +174,40 @@ fn pipelined_chain(
 }
 
 /// [`cut_run`] split into `segments` speculative segments, each scanned and hashed on the
-/// pool (one segment or a run too short for them: the sequential scan).
+/// pool, as two lanes of `engine` when it has them (one segment or a run too short for them:
+/// the sequential scan).
 fn split_run(
     config: &ChunkerConfig,
     data: &[u8],
     hash: Option<HashAlgorithm>,
     segments: usize,
+    engine: CutEngine,
 ) -> Run {
     if segments < 2 || data.len() < segments {
         return chain(config, data, 0, hash);
     }
     let step = data.len() / segments;
     let bounds: Vec<usize> = (0..segments).map(|i| i * step).collect();
-    let speculative: Vec<Segment> = bounds
+    let halves = step >= 2 * segment_min(config);
+    let speculative: Vec<Vec<(usize, Segment)>> = bounds
         .par_iter()
         .enumerate()
         .with_max_len(1)
         .map(|(i, &start)| {
             // The last segment runs to the end of the data, so it always ends open.
             let end = bounds.get(i + 1).copied().unwrap_or(usize::MAX);
-            segment(config, data, start, end, hash)
+            let mid = start + step / 2;
+            let laned = halves
+                .then(|| lane_segments(config, engine, data, [(start, mid), (mid, end)], hash))
+                .flatten();
+            match laned {
+                Some([a, b]) => vec![(start, a), (mid, b)],
+                None => vec![(start, segment(config, data, start, end, hash))],
+            }
         })
         .collect();
+    let (bounds, speculative): (Vec<usize>, Vec<Segment>) =
+        speculative.into_iter().flatten().unzip();
     stitch(config, data, &bounds, &speculative, hash)
 }
 
@@ -292,6 +386,8 @@ mod tests {
     use crate::config::{Algorithm, Normalization};
     use chunker_testdata::random_bytes;
 
+    const ENGINES: [CutEngine; 2] = [CutEngine::Scalar, CutEngine::Interleaved];
+
     #[test]
     #[cfg_attr(miri, ignore = "megabytes of scanning: too slow under Miri")]
     fn any_split_gives_the_sequential_chunks() {
@@ -324,9 +420,23 @@ mod tests {
                 let config = variant.clone().sizes(min, avg, max).build().unwrap();
                 for data in &inputs {
                     let want = chain(&config, data, 0, Some(HashAlgorithm::Blake3));
-                    for segments in [2, 3, 7, 50, 1000] {
-                        let got = split_run(&config, data, Some(HashAlgorithm::Blake3), segments);
-                        assert_eq!(got, want, "{config:?}, {segments} segments");
+                    for engine in ENGINES {
+                        for segments in [2, 3, 7, 50, 1000] {
+                            let got = split_run(
+                                &config,
+                                data,
+                                Some(HashAlgorithm::Blake3),
+                                segments,
+                                engine,
+                            );
+                            assert_eq!(got, want, "{config:?}, {segments} segments, {engine:?}");
+                        }
+                        // One thread: two lanes of the whole run, stitched.
+                        for hash in [None, Some(HashAlgorithm::Blake3)] {
+                            let got = cut_run_with(&config, data, hash, false, engine);
+                            let want = chain(&config, data, 0, hash);
+                            assert_eq!(got, want, "{config:?}, sequential, {engine:?}");
+                        }
                     }
                 }
             }

@@ -58,10 +58,13 @@ pub use chunk::{Chunk, ChunkBytes};
 pub use config::{
     Algorithm, ChunkerConfig, ConfigBuilder, ConfigError, ConfigOption, Limits, Normalization,
 };
+pub use cut::{cut_engine, cut_engine_warning, CutEngine};
 pub use hash::{Digest, HashAlgorithm, Hasher};
 pub use incremental::{Batch, FinishedError, IncrementalChunker, Source};
 pub use nar_aware::{NarAwareChunker, NarChunkError};
-pub use oneshot::{chunk_many, chunk_slice, chunk_slice_sequential, cut_points};
+pub use oneshot::{
+    chunk_many, chunk_slice, chunk_slice_forced, chunk_slice_sequential, cut_points,
+};
 pub use pipeline::PARALLEL_MIN_BYTES;
 pub use stream::{ChunkData, ChunkStream, DEFAULT_READ_SIZE};
 

@@ -2,7 +2,8 @@
 
 use crate::chunk::Chunk;
 use crate::config::ChunkerConfig;
-use crate::cut_run::cut_run;
+use crate::cut::CutEngine;
+use crate::cut_run::{cut_run, cut_run_with, laned_chain};
 use crate::hash::HashAlgorithm;
 use crate::observe::{count, span};
 
@@ -38,6 +39,23 @@ pub fn chunk_slice_sequential(
 ) -> Vec<Chunk> {
     span!("chunker.chunk_slice", bytes = data.len(), sequential = true);
     let run = cut_run(config, data, hash, false);
+    with_tail(data, run.chunks, run.open, hash)
+}
+
+/// [`chunk_slice_sequential`] with every scan done by `engine`, on the calling thread, and the
+/// input scanned as two lanes split at `mid` whatever its size (the thresholds that decide
+/// when lanes pay are skipped). For tests and fuzz targets that force a path: the chunks are
+/// the same for every engine and every `mid`.
+#[doc(hidden)]
+pub fn chunk_slice_forced(
+    data: &[u8],
+    config: &ChunkerConfig,
+    hash: Option<HashAlgorithm>,
+    engine: CutEngine,
+    mid: usize,
+) -> Vec<Chunk> {
+    let run = laned_chain(config, data, hash, engine, mid)
+        .unwrap_or_else(|| cut_run_with(config, data, hash, false, engine));
     with_tail(data, run.chunks, run.open, hash)
 }
 

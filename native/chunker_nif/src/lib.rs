@@ -55,4 +55,13 @@ fn thread_count() -> usize {
     rayon::current_num_threads()
 }
 
+/// `cut_engine()` -> `{engine, warning}`: the cut-point engine in use (`:scalar` or
+/// `:interleaved`), and why `CHUNKER_CUT_ENGINE` was ignored (a string) or `nil`.
+#[rustler::nif]
+fn cut_engine(env: rustler::Env<'_>) -> rustler::NifResult<(rustler::Atom, Option<&'static str>)> {
+    let name = chunker_core::cut_engine().name();
+    let engine = rustler::Atom::from_str(env, name)?;
+    Ok((engine, chunker_core::cut_engine_warning()))
+}
+
 rustler::init!("Elixir.Chunker.Native", load = load);

@@ -16,9 +16,13 @@
 //! so a cut depends only on the bytes from its chunk's start: the parallel segmented scan of
 //! `cut_run.rs` relies on that.
 
+mod engine;
 mod ronomon;
 mod v2016;
 mod v2020;
+
+pub use engine::{cut_engine, cut_engine_warning, CutEngine};
+pub(crate) use v2020::LaneExit;
 
 use std::sync::Arc;
 
@@ -170,6 +174,40 @@ pub(crate) fn scan(
     }
 }
 
+/// The chunks of two independent chains over `data` found together by `engine`, lane `i`
+/// giving the chunk lengths from `lanes[i].0` while the next start is below `lanes[i].1`,
+/// each exactly what repeated [`scan`]s give; `None` when `engine` or the algorithm has no
+/// such scan (the caller then scans each chain alone).
+pub(crate) fn scan_lanes(
+    config: &ChunkerConfig,
+    engine: CutEngine,
+    data: &[u8],
+    lanes: [(usize, usize); 2],
+) -> Option<[(Vec<usize>, LaneExit); 2]> {
+    let sizes = Sizes {
+        avg: config.avg_size(),
+        max: config.max_size(),
+    };
+    match (engine, config.cutter()) {
+        (
+            CutEngine::Interleaved,
+            Cutter::V2020 {
+                mask_s,
+                mask_l,
+                gear,
+            },
+        ) => Some(v2020::scan_lanes(
+            gear.tables(),
+            (*mask_s, *mask_l),
+            sizes,
+            config.min_size(),
+            data,
+            lanes,
+        )),
+        _ => None,
+    }
+}
+
 /// The sizes a scan tests against.
 #[derive(Clone, Copy)]
 struct Sizes {
@@ -278,6 +316,83 @@ mod tests {
                     crate_cut(&config, &data[..len]),
                     "{algorithm} len {len}"
                 );
+            }
+        }
+    }
+
+    /// The chunk lengths from `start` while the next start is below `end`, by [`scan`]
+    /// alone, and where that stops.
+    fn lane_by_scan(
+        config: &ChunkerConfig,
+        data: &[u8],
+        start: usize,
+        end: usize,
+    ) -> (Vec<usize>, LaneExit) {
+        let mut lengths = Vec::new();
+        let mut at = start;
+        while at < end {
+            let mut state = Scan::new(config);
+            match scan(config, &mut state, &data[at..], 0) {
+                Some(length) => {
+                    lengths.push(length);
+                    at += length;
+                }
+                None => return (lengths, LaneExit::Open(at)),
+            }
+        }
+        (lengths, LaneExit::At(at))
+    }
+
+    #[test]
+    fn interleaved_lanes_equal_scans_from_their_starts() {
+        let mut configs = configs();
+        for (min, avg, max) in [(66, 300, 1026), (1024, 1024, 1024), (64, 256, 100_000)] {
+            configs.push(
+                ChunkerConfig::builder(Algorithm::V2020)
+                    .sizes(min, avg, max)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let (len, seeds) = if cfg!(miri) {
+            (3_000, 1..2)
+        } else {
+            (40_000, 1..4)
+        };
+        for config in configs {
+            let laned =
+                scan_lanes(&config, CutEngine::Interleaved, &[], [(0, 0), (0, 0)]).is_some();
+            assert_eq!(laned, config.algorithm() == Algorithm::V2020, "{config:?}");
+            assert!(scan_lanes(&config, CutEngine::Scalar, &[], [(0, 0), (0, 0)]).is_none());
+            if !laned {
+                continue;
+            }
+            for seed in seeds.clone() {
+                let random = random_bytes(len, seed);
+                let text = text_bytes(len, seed);
+                let zeros = vec![0u8; len];
+                for data in [&random, &text, &zeros] {
+                    let n = data.len();
+                    // Lanes of every shape: apart, overlapping, empty, reaching the end, one
+                    // far longer than the other (it finishes alone).
+                    for lanes in [
+                        [(0, n / 2), (n / 2, usize::MAX)],
+                        [(0, n / 3), (n / 3 + 17, n - 5)],
+                        [(101, 101), (7, n)],
+                        [(0, 1_000), (999, usize::MAX)],
+                        [(n - 3, usize::MAX), (0, n)],
+                        [(5, n), (5, n)],
+                    ] {
+                        let got = scan_lanes(&config, CutEngine::Interleaved, data, lanes).unwrap();
+                        for (lane, (start, end)) in got.iter().zip(lanes) {
+                            assert_eq!(
+                                *lane,
+                                lane_by_scan(&config, data, start, end),
+                                "{config:?} seed {seed} lane {start}..{end}"
+                            );
+                        }
+                    }
+                }
             }
         }
     }

@@ -1,7 +1,11 @@
 //! The differential check the per-algorithm targets share: chunker_core against the `fastcdc`
-//! crate's own implementation of one variant, one-shot and fed in pieces the input chooses.
+//! crate's own implementation of one variant, one-shot (with every cut engine forced) and fed
+//! in pieces the input chooses.
 
-use chunker_core::{chunk_slice, Algorithm, ChunkerConfig, IncrementalChunker, Normalization};
+use chunker_core::{
+    chunk_slice, chunk_slice_forced, Algorithm, ChunkerConfig, CutEngine, IncrementalChunker,
+    Normalization,
+};
 use chunker_testdata::oracle::{fastcdc_chunks, Variant};
 
 /// `input`: a size class, a level, 8 seed bytes, up to 8 piece-size bytes, then the data.
@@ -20,6 +24,8 @@ pub fn check(algorithm: Algorithm, input: &[u8]) {
         _ => (1024, 4096, 16_384),
     };
     let level = u64::from(level % 4);
+    // Where forced lanes split the data, from the same bytes (used whether or not the seed is).
+    let split = u64::from_le_bytes(*seed) >> 8;
     let seed = if seed[0] % 2 == 0 {
         0
     } else {
@@ -46,6 +52,13 @@ pub fn check(algorithm: Algorithm, input: &[u8]) {
         chunks.iter().map(|c| (c.offset, c.length)).collect()
     };
     assert_eq!(spans(&chunk_slice(data, &config, None)), want);
+    // Every cut engine, forced, its lanes split where the input says (for v2016 and ronomon,
+    // which have no interleaved scan, both are the scalar scan).
+    let mid = (split % (data.len() as u64 + 1)) as usize;
+    for engine in [CutEngine::Scalar, CutEngine::Interleaved] {
+        let forced = chunk_slice_forced(data, &config, None, engine, mid);
+        assert_eq!(spans(&forced), want, "{engine:?}, lanes split at {mid}");
+    }
 
     let mut chunker = IncrementalChunker::new(config, None);
     let mut got = Vec::new();
