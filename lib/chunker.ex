@@ -355,8 +355,9 @@ defmodule Chunker do
   never per byte or per chunk; always on):
 
     * `chunk`: `bytes` and `chunks` returned, `calls` (inputs chunked: a `chunk/2` or file
-      call, a stream, an item of `chunk_many/2`), `sizes` (a histogram of chunk lengths in
-      powers of two);
+      call, a stream, an item of `chunk_many/2`), `pool_jobs` (parts of large binaries
+      chunked on the thread pool between dirty calls, see "Scheduling" in the README),
+      `sizes` (a histogram of chunk lengths in powers of two);
     * `hash`: per algorithm (`:blake3`, `:sha256`), `bytes` and `calls` (digests) of
       `Chunker.Hash`; chunk digests count as chunking;
     * `compress`, `decompress`: per format (`:zstd`, `:lz4`, `:xz`, `:bzip2`), `bytes_in`,

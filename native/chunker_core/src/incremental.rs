@@ -79,6 +79,8 @@ pub struct IncrementalChunker {
     /// During a call: the previous `open` plus the piece bytes that completed chunks begun in
     /// it. Kept until the next call because the returned [`Batch`] borrows it.
     carried: Vec<u8>,
+    /// How many bytes of `carried` the last call's [`Batch`] reports chunks in.
+    carried_used: usize,
     chunks: Vec<Chunk>,
     sources: Vec<Source>,
     finished: bool,
@@ -96,6 +98,7 @@ impl IncrementalChunker {
             open: Vec::new(),
             open_offset: 0,
             carried: Vec::new(),
+            carried_used: 0,
             chunks: Vec::new(),
             sources: Vec::new(),
             finished: false,
@@ -196,6 +199,19 @@ impl IncrementalChunker {
         Ok(self.cut_piece_and_hash(carried_used, piece, Some(used), piece_base))
     }
 
+    /// The chunks the last call completed, again, given the `piece` it was fed (an empty
+    /// piece after [`finish`](Self::finish) or [`cut_here`](Self::cut_here)). For a caller
+    /// that fed a piece on another thread and could not keep the [`Batch`] it returned; with
+    /// any other piece the chunks are the same but their bytes are wrong (never a panic).
+    pub fn last_batch<'a>(&'a self, piece: &'a [u8]) -> Batch<'a> {
+        Batch {
+            chunks: &self.chunks,
+            sources: &self.sources,
+            carried: self.carried.get(..self.carried_used).unwrap_or_default(),
+            piece,
+        }
+    }
+
     /// Ends the input and returns the chunks of the remaining bytes. Later calls to
     /// [`feed`](Self::feed) or `finish` return [`FinishedError`].
     pub fn finish(&mut self) -> Result<Batch<'_>, FinishedError> {
@@ -237,11 +253,13 @@ impl IncrementalChunker {
         self.finished = true;
         self.open = Vec::new();
         self.carried = Vec::new();
+        self.carried_used = 0;
         self.chunks = Vec::new();
         self.sources = Vec::new();
     }
 
     fn begin_call(&mut self) {
+        self.carried_used = 0;
         self.chunks.clear();
         self.sources.clear();
         std::mem::swap(&mut self.carried, &mut self.open);
@@ -276,11 +294,13 @@ impl IncrementalChunker {
             scan: state,
             open_offset,
             carried,
+            carried_used: batch_carried,
             chunks,
             sources,
             pool,
             ..
         } = self;
+        *batch_carried = carried_used;
         let carried: &'a [u8] = carried.get(..carried_used).unwrap_or_default();
         let parallel = *pool && carried.len() + piece.len() >= PARALLEL_MIN_BYTES;
         let (config, hash): (&ChunkerConfig, _) = (config, *hash);
@@ -466,6 +486,30 @@ mod tests {
             .sources()
             .iter()
             .all(|s| matches!(s, Source::Piece(_))));
+    }
+
+    #[test]
+    fn last_batch_is_what_the_last_call_returned() {
+        let config = ChunkerConfig::new(64, 256, 1024).unwrap();
+        let data = sample(if cfg!(miri) { 3_000 } else { 50_000 });
+        let mut chunker = IncrementalChunker::new(config, Some(HashAlgorithm::Blake3));
+        // Uneven pieces, so that batches hold carried, spanning and piece chunks.
+        for piece in data.chunks(777) {
+            let fed: Vec<(Chunk, Vec<u8>)> = chunker
+                .feed(piece)
+                .unwrap()
+                .iter()
+                .map(|(c, b)| (*c, b.to_vec()))
+                .collect();
+            let again: Vec<(Chunk, Vec<u8>)> = chunker
+                .last_batch(piece)
+                .iter()
+                .map(|(c, b)| (*c, b.to_vec()))
+                .collect();
+            assert_eq!(again, fed);
+        }
+        let finished = chunker.finish().unwrap().len();
+        assert_eq!(chunker.last_batch(&[]).len(), finished);
     }
 
     #[test]

@@ -16,6 +16,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod ahead;
 mod atoms;
 mod binary_sink;
 mod chunking;

@@ -328,6 +328,8 @@ pub struct Stats {
     chunk_bytes: AtomicU64,
     chunks: AtomicU64,
     chunk_calls: AtomicU64,
+    /// Parts of binaries chunked on the pool between calls (`ahead.rs`).
+    chunk_jobs: AtomicU64,
     chunk_sizes: Histogram<SIZE_BUCKETS>,
     /// Bytes and digests of `Chunker.Hash`, per algorithm (chunk digests count as chunking).
     hash: [(AtomicU64, AtomicU64); 2],
@@ -365,6 +367,7 @@ impl Stats {
             chunk_bytes: AtomicU64::new(0),
             chunks: AtomicU64::new(0),
             chunk_calls: AtomicU64::new(0),
+            chunk_jobs: AtomicU64::new(0),
             chunk_sizes: Histogram::new(),
             hash: [const { (AtomicU64::new(0), AtomicU64::new(0)) }; 2],
             compress: [const { Codec::new() }; 4],
@@ -382,6 +385,11 @@ impl Stats {
     /// One input to chunk (a one-shot call, a stream, an item of a batch).
     pub fn chunk_input(&self) {
         self.chunk_calls.fetch_add(1, Relaxed);
+    }
+
+    /// A part of a binary handed to the pool to chunk between calls.
+    pub fn chunk_job(&self) {
+        self.chunk_jobs.fetch_add(1, Relaxed);
     }
 
     /// Chunks returned to the caller: their bytes, their number and their sizes.
@@ -486,6 +494,7 @@ impl Stats {
             &self.chunk_bytes,
             &self.chunks,
             &self.chunk_calls,
+            &self.chunk_jobs,
             &self.nar_dump_bytes,
             &self.nar_restore_bytes,
             &self.nar_entries_bytes,
@@ -518,6 +527,7 @@ impl Stats {
                 ("bytes", load(&self.chunk_bytes)),
                 ("chunks", load(&self.chunks)),
                 ("calls", load(&self.chunk_calls)),
+                ("pool_jobs", load(&self.chunk_jobs)),
                 ("sizes", self.chunk_sizes.term(env, size_bucket_floor)),
             ],
         );

@@ -19,6 +19,7 @@ use chunker_core::{
 };
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
+use crate::ahead::Job;
 use crate::atoms;
 use crate::error::NativeError;
 use crate::exclusive::with_state;
@@ -48,6 +49,10 @@ enum Chunking {
     Plain(IncrementalChunker),
     /// Cutting around the contents of NAR files of at least the minimum chunk size.
     Nar(Box<NarAwareChunker>),
+    /// The plain chunker, away on the pool feeding a part of a binary (`ahead.rs`). Only the
+    /// dirty continuation of that feed waits for it; any other call settles it first
+    /// ([`StreamState::settle`]), so the methods below see it only in passing.
+    Away(Job),
 }
 
 impl Chunking {
@@ -55,6 +60,7 @@ impl Chunking {
         match self {
             Chunking::Plain(chunker) => chunker.position(),
             Chunking::Nar(chunker) => chunker.position(),
+            Chunking::Away(job) => job.position(),
         }
     }
 
@@ -62,6 +68,7 @@ impl Chunking {
         match self {
             Chunking::Plain(chunker) => chunker.buffered(),
             Chunking::Nar(chunker) => chunker.buffered(),
+            Chunking::Away(_) => 0,
         }
     }
 
@@ -69,24 +76,78 @@ impl Chunking {
         match self {
             Chunking::Plain(chunker) => chunker.use_pool(allowed),
             Chunking::Nar(chunker) => chunker.use_pool(allowed),
-        }
-    }
-
-    fn release(&mut self) {
-        match self {
-            Chunking::Plain(chunker) => chunker.release(),
-            Chunking::Nar(chunker) => chunker.release(),
+            Chunking::Away(_) => {}
         }
     }
 }
 
 impl StreamState {
+    /// Frees the buffers; the stream behaves as finished afterwards. A chunker away on the
+    /// pool is left to its job, which frees it when it ends.
+    fn release(&mut self) {
+        match &mut self.chunker {
+            Chunking::Plain(chunker) => chunker.release(),
+            Chunking::Nar(chunker) => chunker.release(),
+            Chunking::Away(_) => {
+                let mut released = IncrementalChunker::new(self.config.clone(), self.hash);
+                released.release();
+                self.chunker = Chunking::Plain(released);
+            }
+        }
+        self.parent = None;
+    }
+
+    /// The plain chunker, taken out to go to the pool (a fresh one holds its place until it
+    /// is back); `None` for the other kinds.
+    fn take_plain(&mut self) -> Option<IncrementalChunker> {
+        if !matches!(self.chunker, Chunking::Plain(_)) {
+            return None;
+        }
+        let fresh = Chunking::Plain(IncrementalChunker::new(self.config.clone(), self.hash));
+        match std::mem::replace(&mut self.chunker, fresh) {
+            Chunking::Plain(chunker) => Some(chunker),
+            other => {
+                self.chunker = other;
+                None
+            }
+        }
+    }
+
+    /// The job of a chunker away on the pool, taken out (the chunker's place holds a fresh
+    /// one until it is back).
+    fn take_job(&mut self) -> Option<Job> {
+        if !matches!(self.chunker, Chunking::Away(_)) {
+            return None;
+        }
+        let fresh = Chunking::Plain(IncrementalChunker::new(self.config.clone(), self.hash));
+        match std::mem::replace(&mut self.chunker, fresh) {
+            Chunking::Away(job) => Some(job),
+            other => {
+                self.chunker = other;
+                None
+            }
+        }
+    }
+
+    /// Waits for a chunker away on the pool, for a call that is not the continuation of the
+    /// job's feed (dirty calls only). The chunks the job cut are dropped: its caller left that
+    /// feed unfinished, and they are lost to it as the chunks of a continuation it never
+    /// followed would be.
+    fn settle(&mut self) {
+        if let Some(job) = self.take_job() {
+            match job.wait(None) {
+                Ok((chunker, _)) => self.chunker = Chunking::Plain(chunker),
+                Err(job) => self.chunker = Chunking::Away(job),
+            }
+        }
+    }
+
     /// What this stream's steps cost is learned as.
     fn work(&self, pace: &Pace) -> Work {
         let (hash, avg_size) = (self.hash, self.config.avg_size());
         let algorithm = self.config.algorithm();
         match self.chunker {
-            Chunking::Plain(_) => Work::Chunk {
+            Chunking::Plain(_) | Chunking::Away(_) => Work::Chunk {
                 algorithm,
                 hash,
                 avg_size,
@@ -174,6 +235,115 @@ fn stream_new<'a>(
     Ok((atoms::ok(), stream).encode(env))
 }
 
+impl StreamState {
+    /// The binary a feed of `binary[from..]` is in, kept as the stream's parent: the same one
+    /// as the last step's if this continues it (the same binary, from where that step ended),
+    /// else a new one.
+    fn parent_for(&mut self, binary: &Binary<'_>, from: usize) -> Parent {
+        let position = self.chunker.position();
+        let parent = match self.parent {
+            Some(p) if p.is(binary) && p.index_of(position) == Some(from) => p,
+            _ => Parent {
+                address: binary.as_slice().as_ptr() as usize,
+                len: binary.len(),
+                first_index: from,
+                first_offset: position,
+            },
+        };
+        self.parent = Some(parent);
+        parent
+    }
+}
+
+/// Feeds `binary[from..]` through jobs on the pool (`ahead.rs`) when that pays: `{:cont,
+/// chunks, next_from}` with the chunks of the job that ended in this call (none if it is still
+/// running), or `{:done, chunks}`. `None` when the call is to do the work itself: it is on a
+/// normal scheduler (which never waits for the pool) and no job is away, or the rest of the
+/// binary fits the call, or the stream is NAR-aware.
+fn feed_on_pool<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    stream: &ChunkStream,
+    state: &mut StreamState,
+    binary: Binary<'a>,
+    from: usize,
+) -> NifResult<Option<Term<'a>>> {
+    if from > binary.len() {
+        return Err(rustler::Error::BadArg);
+    }
+    if pace.is_normal() {
+        // The dirty twin waits for the chunker away, or takes the work.
+        let away = matches!(state.chunker, Chunking::Away(_));
+        return Ok(away.then(|| fed_reply(env, Vec::new(), from, &binary)));
+    }
+    let job = match state.take_job() {
+        Some(job) if job.feeds(&binary, from) => job,
+        other => {
+            if let Some(job) = other {
+                state.chunker = Chunking::Away(job);
+                state.settle();
+            }
+            match start_job(env, pace, state, &binary, from) {
+                Some(job) => job,
+                None => return Ok(None),
+            }
+        }
+    };
+    let end = job.end();
+    let (chunker, fed) = match job.wait(Some(pace.left())) {
+        Ok(back) => back,
+        Err(job) => {
+            state.chunker = Chunking::Away(job);
+            return Ok(Some(fed_reply(env, Vec::new(), from, &binary)));
+        }
+    };
+    if let Err(error) = fed {
+        state.chunker = Chunking::Plain(chunker);
+        return Ok(Some(NativeError::from(error).term(env)));
+    }
+    let part = binary
+        .as_slice()
+        .get(from..end)
+        .ok_or(rustler::Error::BadArg)?;
+    let parent = state.parent.ok_or(rustler::Error::BadArg)?;
+    let terms = encode_batch(
+        env,
+        &chunker.last_batch(part),
+        Some((binary, from, parent)),
+        stream.with_data,
+    )?;
+    state.chunker = Chunking::Plain(chunker);
+    // The next part goes to the pool before this call returns, so that it is chunked while
+    // the caller takes these chunks and calls again.
+    if let Some(next) = start_job(env, pace, state, &binary, end) {
+        state.chunker = Chunking::Away(next);
+    }
+    Ok(Some(fed_reply(env, terms, end, &binary)))
+}
+
+/// Hands the plain chunker to the pool to feed a part of `binary[from..]`, if the rest of the
+/// binary is more than this call could chunk itself and the work's pace is known.
+fn start_job(
+    env: Env<'_>,
+    pace: &Pace,
+    state: &mut StreamState,
+    binary: &Binary<'_>,
+    from: usize,
+) -> Option<Job> {
+    // A finished chunker stays here, for the call to say so.
+    let Chunking::Plain(chunker) = &state.chunker else {
+        return None;
+    };
+    if chunker.is_finished() || from >= binary.len() {
+        return None;
+    }
+    let work = state.work(pace);
+    let size = Job::size(pace, work, state.config.avg_size(), binary.len() - from)?;
+    state.parent_for(binary, from);
+    let chunker = state.take_plain()?;
+    Some(Job::start(env, binary, from, from + size, chunker, work))
+}
+
 /// Feeds `binary[from..]` in steps until it is used up or the deadline passes. Returns the
 /// chunk terms and the index reached.
 fn feed_steps<'a>(
@@ -228,19 +398,7 @@ fn feed_slice<'a>(
         .as_slice()
         .get(from..end)
         .ok_or(rustler::Error::BadArg)?;
-    let position = state.chunker.position();
-    // A step continues the previous binary only if it is that binary and starts where the
-    // last step of it ended; anything else starts afresh.
-    let parent = match state.parent {
-        Some(p) if p.is(&binary) && p.index_of(position) == Some(from) => p,
-        _ => Parent {
-            address: binary.as_slice().as_ptr() as usize,
-            len: binary.len(),
-            first_index: from,
-            first_offset: position,
-        },
-    };
-    state.parent = Some(parent);
+    let parent = state.parent_for(&binary, from);
     let with_data = stream.with_data;
     Ok(match &mut state.chunker {
         Chunking::Plain(chunker) => match chunker.feed(slice) {
@@ -265,6 +423,8 @@ fn feed_slice<'a>(
             encoded?;
             fed.map(|()| terms).map_err(NativeError::from)
         }
+        // Settled before any step (`feed_on_pool`): were it not, its job holds the chunker.
+        Chunking::Away(_) => Err(NativeError::busy()),
     })
 }
 
@@ -285,6 +445,9 @@ fn feed<'a>(
     from: usize,
 ) -> NifResult<Term<'a>> {
     with_state(env, &stream.state, |state| {
+        if let Some(reply) = feed_on_pool(env, pace, &stream, state, binary, from)? {
+            return Ok(reply);
+        }
         Ok(match feed_steps(env, pace, &stream, state, binary, from)? {
             Ok((terms, at)) => fed_reply(env, terms, at, &binary),
             Err(error) => error.term(env),
@@ -302,6 +465,12 @@ fn finish_state<'a>(
     last: Option<Binary<'a>>,
 ) -> NifResult<Option<Result<Vec<Term<'a>>, NativeError>>> {
     let work = state.work(pace);
+    if matches!(state.chunker, Chunking::Away(_)) {
+        if pace.is_normal() {
+            return Ok(None);
+        }
+        state.settle();
+    }
     if pace.is_normal() && !pace.fits(work, state.chunker.buffered()) {
         return Ok(None);
     }
@@ -330,11 +499,12 @@ fn finish_state<'a>(
                 encoded?;
                 finished.map(|()| terms).map_err(NativeError::from)
             }
+            // Settled above.
+            Chunking::Away(_) => Err(NativeError::busy()),
         })
     })?;
     if result.is_ok() {
-        state.chunker.release();
-        state.parent = None;
+        state.release();
     }
     Ok(Some(result))
 }
@@ -480,8 +650,7 @@ fn chunk<'a>(
 fn stream_close(stream: ResourceArc<ChunkStream>) -> Atom {
     // A busy stream is in use by a dirty call; the garbage collector will free it.
     if let Ok(mut state) = stream.state.try_lock() {
-        state.chunker.release();
-        state.parent = None;
+        state.release();
     }
     atoms::ok()
 }

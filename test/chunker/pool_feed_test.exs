@@ -1,0 +1,143 @@
+defmodule Chunker.PoolFeedTest do
+  # A large binary is chunked on the pool between dirty calls (native/chunker_nif/src/ahead.rs):
+  # each call only waits for the pool until its deadline. The chunks must be the fastcdc
+  # crate's, with b3sum's digests, on every path that feeds large binaries; and a feed left
+  # mid-way (closed, fed something else, finished, its process killed, a panic in the pool)
+  # must neither crash the VM nor leak.
+  use ExUnit.Case, async: false
+
+  import Chunker.Eventually
+
+  alias Chunker.{Native, Oracle, TestData}
+
+  @moduletag :tmp_dir
+  @moduletag timeout: 300_000
+
+  @size 40 * 1_048_576
+  @config {:v2020, nil, nil, 16_384, 65_536, 262_144}
+
+  setup_all do
+    data = TestData.random_bytes(@size, 21)
+    # What the pool's jobs are sized from is learned by the calls: chunk once to learn it.
+    for avg <- [4_096, 65_536, 1_048_576], do: Chunker.chunk!(data, avg_size: avg)
+    %{data: data}
+  end
+
+  for {min, avg, max} = sizes <- [
+        {1_024, 4_096, 16_384},
+        {16_384, 65_536, 262_144},
+        {262_144, 1_048_576, 4_194_304}
+      ] do
+    @sizes sizes
+    test "chunks of a #{div(@size, 1_048_576)} MiB binary at #{min}/#{avg}/#{max} are the crate's, " <>
+           "with b3sum's digests, in one piece and streamed",
+         %{data: data, tmp_dir: dir} do
+      {min, avg, max} = @sizes
+      path = Path.join(dir, "data.bin")
+      File.write!(path, data)
+      expected = Oracle.boundaries(path, @sizes)
+      opts = [min_size: min, avg_size: avg, max_size: max]
+      jobs = Chunker.stats().chunk.pool_jobs
+
+      chunks = Chunker.chunk!(data, opts)
+      assert spans(chunks) == expected
+      assert Enum.all?(chunks, &(&1.data == binary_part(data, &1.offset, &1.length)))
+
+      sample = Enum.take_every(chunks, max(div(length(chunks), 200), 1))
+      assert Enum.map(sample, & &1.hash) == Oracle.b3sum(Enum.map(sample, & &1.data), dir)
+      assert Chunker.stats().chunk.pool_jobs > jobs, "no part went to the pool"
+
+      # Pieces of several jobs each, and pieces of about one, with chunks spanning them.
+      for piece <- [20_000_000, 8_388_608 + 7] do
+        streamed = data |> TestData.split([piece]) |> Chunker.stream(opts) |> Enum.to_list()
+        assert Enum.map(streamed, &{&1.offset, &1.length, &1.hash}) == triples(chunks)
+        assert Enum.all?(streamed, &(&1.data == binary_part(data, &1.offset, &1.length)))
+      end
+
+      assert Enum.map(Chunker.stream_file(path, opts), &{&1.offset, &1.length, &1.hash}) ==
+               triples(chunks)
+    end
+  end
+
+  test "a stream closed while its chunker is on the pool is finished, and frees it",
+       %{data: data} do
+    live = live_resources()
+    native = Native.allocated_bytes()
+    {:ok, stream} = Native.stream_new(@config, :blake3, true, false)
+    assert {:cont, _, at} = Native.stream_feed_dirty(stream, data, 0)
+    assert at < byte_size(data)
+    assert :ok = Native.stream_close(stream)
+    assert {:error, {:stream_finished, _, _}} = Native.stream_feed_dirty(stream, data, at)
+    stream = nil
+    _ = stream
+    :erlang.garbage_collect()
+    assert eventually(fn -> live_resources() == live end)
+    assert eventually(fn -> Native.allocated_bytes() <= native + 65_536 end)
+  end
+
+  test "a stream fed another binary, or finished, while its chunker is on the pool goes on",
+       %{data: data} do
+    other = TestData.random_bytes(3_000_000, 22)
+
+    {:ok, stream} = Native.stream_new(@config, :blake3, true, false)
+    assert {:cont, _, _} = Native.stream_feed_dirty(stream, data, 0)
+    # The abandoned feed's chunks are lost to the caller, as after any continuation it does
+    # not follow; the stream goes on from where the pool's part of that feed ended.
+    assert {:ok, fed} = follow(Native.stream_feed_dirty(stream, other, 0), stream, other)
+    assert {:done, tail} = Native.stream_finish_dirty(stream, other)
+    chunks = fed ++ tail
+    assert chunks != []
+    assert contiguous?(chunks)
+
+    {:ok, stream} = Native.stream_new(@config, :none, true, false)
+    assert {:cont, _, _} = Native.stream_feed_dirty(stream, data, 0)
+    # A normal call never waits for the pool: it hands the finish to the dirty twin.
+    assert {:cont, [], nil} = Native.stream_finish(stream, data)
+    assert {:done, tail} = Native.stream_finish_dirty(stream, data)
+    assert contiguous?(tail)
+  end
+
+  test "a process killed while its binary is chunked on the pool leaves nothing behind",
+       %{data: data} do
+    live = live_resources()
+    native = Native.allocated_bytes()
+    jobs = Chunker.stats().chunk.pool_jobs
+
+    for delay <- [1, 3, 7, 12] do
+      pid = spawn(fn -> Chunker.chunk!(data) end)
+      Process.sleep(delay)
+      Process.exit(pid, :kill)
+    end
+
+    assert Chunker.stats().chunk.pool_jobs > jobs
+    assert eventually(fn -> live_resources() == live end)
+    assert eventually(fn -> Native.allocated_bytes() <= native + 65_536 end)
+  end
+
+  test "a panic on the pool is an exception in the call that waits for it; the VM goes on",
+       %{data: data} do
+    expected = Chunker.chunk!(data)
+    :ok = Native.inject_panic()
+    assert_raise ErlangError, ~r/nif_panicked/, fn -> Chunker.chunk(data) end
+    assert Chunker.chunk!(data) == expected
+  end
+
+  defp follow({:cont, chunks, at}, stream, binary),
+    do:
+      with(
+        {:ok, rest} <- follow(Native.stream_feed_dirty(stream, binary, at), stream, binary),
+        do: {:ok, chunks ++ rest}
+      )
+
+  defp follow({:done, chunks}, _stream, _binary), do: {:ok, chunks}
+
+  defp contiguous?(chunks) do
+    chunks
+    |> Enum.chunk_every(2, 1, :discard)
+    |> Enum.all?(fn [a, b] -> a.offset + a.length == b.offset end)
+  end
+
+  defp spans(chunks), do: Enum.map(chunks, &{&1.offset, &1.length})
+  defp triples(chunks), do: Enum.map(chunks, &{&1.offset, &1.length, &1.hash})
+  defp live_resources, do: Chunker.stats().resources.chunk_streams
+end
