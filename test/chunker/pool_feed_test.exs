@@ -84,17 +84,45 @@ defmodule Chunker.PoolFeedTest do
     # The abandoned feed's chunks are lost to the caller, as after any continuation it does
     # not follow; the stream goes on from where the pool's part of that feed ended.
     assert {:ok, fed} = follow(Native.stream_feed_dirty(stream, other, 0), stream, other)
-    assert {:done, tail} = Native.stream_finish_dirty(stream, other)
+    assert {:ok, tail} = finish(Native.stream_finish_dirty(stream, other), stream, other)
     chunks = fed ++ tail
     assert chunks != []
     assert contiguous?(chunks)
 
-    {:ok, stream} = Native.stream_new(@config, :none, true, false)
+    {:ok, stream} = Native.stream_new(@config, :blake3, false, false)
+    jobs = Chunker.stats().chunk.pool_jobs
     assert {:cont, _, _} = Native.stream_feed_dirty(stream, data, 0)
+    assert Chunker.stats().chunk.pool_jobs > jobs
     # A normal call never waits for the pool: it hands the finish to the dirty twin.
     assert {:cont, [], nil} = Native.stream_finish(stream, data)
-    assert {:done, tail} = Native.stream_finish_dirty(stream, data)
+    assert {:ok, tail} = finish(Native.stream_finish_dirty(stream, data), stream, data)
     assert contiguous?(tail)
+  end
+
+  test "a feed that hands the pool the rest of its binary returns at once; its chunks come " <>
+         "with the next feed or the finish, in order",
+       %{data: data} do
+    more = TestData.random_bytes(30_000_000, 23)
+    expected = triples(Chunker.chunk!(data <> more))
+    whole = data <> more
+
+    # Whether the rest of a binary goes to the pool or is chunked by the call depends on what
+    # the call has left of its time: try until a feed returned with its last part on the pool
+    # (more than a max_size chunk of its binary missing from what it gave); every try must
+    # give the chunks of the whole input, in order.
+    deferred =
+      Enum.find(1..20, fn _ ->
+        {:ok, stream} = Native.stream_new(@config, :blake3, true, false)
+        {:ok, first} = follow(Native.stream_feed_dirty(stream, data, 0), stream, data)
+        {:ok, second} = follow(Native.stream_feed_dirty(stream, more, 0), stream, more)
+        {:ok, tail} = finish(Native.stream_finish_dirty(stream, more), stream, more)
+        chunks = first ++ second ++ tail
+        assert triples(chunks) == expected
+        assert Enum.all?(chunks, &(&1.data == binary_part(whole, &1.offset, &1.length)))
+        Enum.sum(Enum.map(first, & &1.length)) < byte_size(data) - 262_144
+      end)
+
+    assert deferred, "no feed returned with the rest of its binary on the pool in 20 tries"
   end
 
   test "a process killed while its binary is chunked on the pool leaves nothing behind",
@@ -130,6 +158,13 @@ defmodule Chunker.PoolFeedTest do
       )
 
   defp follow({:done, chunks}, _stream, _binary), do: {:ok, chunks}
+
+  defp finish({:cont, chunks, nil}, stream, last) do
+    with {:ok, rest} <- finish(Native.stream_finish_dirty(stream, last), stream, last),
+         do: {:ok, chunks ++ rest}
+  end
+
+  defp finish({:done, chunks}, _stream, _last), do: {:ok, chunks}
 
   defp contiguous?(chunks) do
     chunks

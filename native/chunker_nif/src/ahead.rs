@@ -29,7 +29,8 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use chunker_core::{FinishedError, IncrementalChunker};
-use rustler::{Binary, Env, OwnedEnv};
+use rustler::env::SavedTerm;
+use rustler::{Binary, Env, NifResult, OwnedEnv};
 
 use crate::pace::{Pace, Work, RATES};
 use crate::stats::STATS;
@@ -64,9 +65,26 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// What a job leaves: the chunker back, having fed its part (or refused it), or the panic
-/// that ended it.
-type Outcome = Result<(IncrementalChunker, Result<(), FinishedError>), Box<dyn Any + Send>>;
+/// What a job leaves: what it did, or the panic that ended it.
+type Outcome = Result<Done, Box<dyn Any + Send>>;
+
+/// A job that ended: the chunker back, having fed its part (or refused it), and the binary it
+/// fed, still referenced, so that its chunks can be sub-binaries of it in any later call.
+pub struct Done {
+    pub chunker: IncrementalChunker,
+    pub fed: Result<(), FinishedError>,
+    /// Where the job's part begins in its binary.
+    pub from: usize,
+    binary: (OwnedEnv, SavedTerm),
+}
+
+impl Done {
+    /// The binary the job fed, as a term of `env` (a reference to the same bytes).
+    pub fn binary<'a>(&self, env: Env<'a>) -> NifResult<Binary<'a>> {
+        let (owned, saved) = &self.binary;
+        owned.run(|own| saved.load(own).in_env(env)).decode()
+    }
+}
 
 #[derive(Default)]
 struct Slot {
@@ -138,7 +156,12 @@ impl Job {
                     chunker.use_pool(true);
                     chunker.feed(part).map(|_| ())
                 });
-                (chunker, fed)
+                Done {
+                    chunker,
+                    fed,
+                    from,
+                    binary: (owned, saved),
+                }
             }));
             RATES.record(work, end - from, started.elapsed());
             *slot.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
@@ -163,18 +186,20 @@ impl Job {
         self.end
     }
 
+    /// Whether the job's part is the rest of its binary: the feed of that binary returned
+    /// without waiting for it, and its chunks go out with the stream's next call.
+    pub fn ends_its_binary(&self) -> bool {
+        self.end == self.len
+    }
+
     /// The chunker's position (bytes received) once the job has fed its part.
     pub fn position(&self) -> u64 {
         self.position
     }
 
-    /// Waits up to `time` (`None`: until it ends) for the job: the chunker back, with what
-    /// its feed returned; or the job, still running. The panic of a job that panicked is
-    /// raised here.
-    pub fn wait(
-        self,
-        time: Option<Duration>,
-    ) -> Result<(IncrementalChunker, Result<(), FinishedError>), Job> {
+    /// Waits up to `time` (`None`: until it ends) for the job: what it did, or the job, still
+    /// running. The panic of a job that panicked is raised here.
+    pub fn wait(self, time: Option<Duration>) -> Result<Done, Job> {
         let guard = self
             .slot
             .outcome

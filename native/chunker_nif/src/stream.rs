@@ -19,7 +19,7 @@ use chunker_core::{
 };
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, NifResult, Resource, ResourceArc, Term};
 
-use crate::ahead::Job;
+use crate::ahead::{Done, Job};
 use crate::atoms;
 use crate::error::NativeError;
 use crate::exclusive::with_state;
@@ -136,7 +136,7 @@ impl StreamState {
     fn settle(&mut self) {
         if let Some(job) = self.take_job() {
             match job.wait(None) {
-                Ok((chunker, _)) => self.chunker = Chunking::Plain(chunker),
+                Ok(done) => self.chunker = Chunking::Plain(done.chunker),
                 Err(job) => self.chunker = Chunking::Away(job),
             }
         }
@@ -255,11 +255,87 @@ impl StreamState {
     }
 }
 
-/// Feeds `binary[from..]` through jobs on the pool (`ahead.rs`) when that pays: `{:cont,
-/// chunks, next_from}` with the chunks of the job that ended in this call (none if it is still
-/// running), or `{:done, chunks}`. `None` when the call is to do the work itself: it is on a
-/// normal scheduler (which never waits for the pool) and no job is away, or the rest of the
-/// binary fits the call, or the stream is NAR-aware.
+/// What a call's work on the pool left it: a reply to return as it is, or the chunks already
+/// collected and where in the binary the call goes on itself.
+enum OnPool<'a> {
+    Reply(Term<'a>),
+    Steps(Vec<Term<'a>>, usize),
+}
+
+/// What [`collect`] found.
+enum Collected<'a> {
+    /// No chunker was away, or it was settled (an abandoned feed's part).
+    Nothing,
+    /// The chunks of the job that ended, and `Some(end)` when it fed this call's binary up to
+    /// `end`.
+    Chunks(Vec<Term<'a>>, Option<usize>),
+    /// The job still runs at the deadline; the chunker stays away.
+    Running,
+    /// The job's feed failed.
+    Failed(NativeError),
+}
+
+/// Takes back the chunker away on the pool, for a dirty call: waits for its job until the
+/// deadline and encodes the chunks it cut, as sub-binaries of the binary it fed. The job
+/// either continues this call's feed (`continuing`: the binary and where the call starts) or
+/// chunked the last part of an earlier binary, whose feed returned without waiting for it;
+/// any other job is a part of a feed the caller left unfinished, waited for without limit
+/// and its chunks dropped ([`StreamState::settle`]).
+fn collect<'a>(
+    env: Env<'a>,
+    pace: &Pace,
+    stream: &ChunkStream,
+    state: &mut StreamState,
+    continuing: Option<(&Binary<'a>, usize)>,
+) -> NifResult<Collected<'a>> {
+    let Some(job) = state.take_job() else {
+        return Ok(Collected::Nothing);
+    };
+    let continues = continuing.is_some_and(|(binary, from)| job.feeds(binary, from));
+    if !continues && !job.ends_its_binary() {
+        state.chunker = Chunking::Away(job);
+        state.settle();
+        return Ok(Collected::Nothing);
+    }
+    let end = job.end();
+    let done = match job.wait(Some(pace.left())) {
+        Ok(done) => done,
+        Err(job) => {
+            state.chunker = Chunking::Away(job);
+            return Ok(Collected::Running);
+        }
+    };
+    let binary = done.binary(env);
+    let Done {
+        chunker, fed, from, ..
+    } = done;
+    let encoded = match (fed, binary) {
+        (Err(error), _) => Ok(Err(NativeError::from(error))),
+        (Ok(()), Ok(binary)) => match (binary.as_slice().get(from..end), state.parent) {
+            (Some(part), Some(parent)) => encode_batch(
+                env,
+                &chunker.last_batch(part),
+                Some((binary, from, parent)),
+                stream.with_data,
+            )
+            .map(Ok),
+            _ => Err(rustler::Error::BadArg),
+        },
+        (Ok(()), Err(error)) => Err(error),
+    };
+    state.chunker = Chunking::Plain(chunker);
+    Ok(match encoded? {
+        Ok(terms) => Collected::Chunks(terms, continues.then_some(end)),
+        Err(error) => Collected::Failed(error),
+    })
+}
+
+/// Feeds `binary[from..]` through jobs on the pool (`ahead.rs`) when that pays. A call that
+/// collects a job's chunks starts the next part before it returns them, and a call that hands
+/// the pool the rest of its binary returns `{:done, chunks}` at once: the caller goes on (reads
+/// its next piece) while the pool chunks it, and those chunks go out with the stream's next
+/// call. `OnPool::Steps` when the call is to do the rest itself: the rest fits the call, the
+/// work's pace is not known yet, or the stream is NAR-aware.
 fn feed_on_pool<'a>(
     env: Env<'a>,
     pace: &Pace,
@@ -267,58 +343,42 @@ fn feed_on_pool<'a>(
     state: &mut StreamState,
     binary: Binary<'a>,
     from: usize,
-) -> NifResult<Option<Term<'a>>> {
+) -> NifResult<OnPool<'a>> {
     if from > binary.len() {
         return Err(rustler::Error::BadArg);
     }
     if pace.is_normal() {
-        // The dirty twin waits for the chunker away, or takes the work.
-        let away = matches!(state.chunker, Chunking::Away(_));
-        return Ok(away.then(|| fed_reply(env, Vec::new(), from, &binary)));
+        // A normal call never waits for the pool: the dirty twin takes the chunker back.
+        return Ok(if matches!(state.chunker, Chunking::Away(_)) {
+            OnPool::Reply(fed_reply(env, Vec::new(), from, &binary))
+        } else {
+            OnPool::Steps(Vec::new(), from)
+        });
     }
-    let job = match state.take_job() {
-        Some(job) if job.feeds(&binary, from) => job,
-        other => {
-            if let Some(job) = other {
-                state.chunker = Chunking::Away(job);
-                state.settle();
+    let mut terms = Vec::new();
+    let mut at = from;
+    loop {
+        match collect(env, pace, stream, state, Some((&binary, at)))? {
+            Collected::Nothing => {}
+            Collected::Chunks(more, end) => {
+                terms.extend(more);
+                at = end.unwrap_or(at);
             }
-            match start_job(env, pace, state, &binary, from) {
-                Some(job) => job,
-                None => return Ok(None),
-            }
+            Collected::Running => return Ok(OnPool::Reply(fed_reply(env, terms, at, &binary))),
+            Collected::Failed(error) => return Ok(OnPool::Reply(error.term(env))),
         }
-    };
-    let end = job.end();
-    let (chunker, fed) = match job.wait(Some(pace.left())) {
-        Ok(back) => back,
-        Err(job) => {
-            state.chunker = Chunking::Away(job);
-            return Ok(Some(fed_reply(env, Vec::new(), from, &binary)));
+        let Some(job) = start_job(env, pace, state, &binary, at) else {
+            return Ok(OnPool::Steps(terms, at));
+        };
+        let rest = job.ends_its_binary();
+        state.chunker = Chunking::Away(job);
+        if rest {
+            return Ok(OnPool::Reply((atoms::done(), terms).encode(env)));
         }
-    };
-    if let Err(error) = fed {
-        state.chunker = Chunking::Plain(chunker);
-        return Ok(Some(NativeError::from(error).term(env)));
+        if !terms.is_empty() {
+            return Ok(OnPool::Reply(fed_reply(env, terms, at, &binary)));
+        }
     }
-    let part = binary
-        .as_slice()
-        .get(from..end)
-        .ok_or(rustler::Error::BadArg)?;
-    let parent = state.parent.ok_or(rustler::Error::BadArg)?;
-    let terms = encode_batch(
-        env,
-        &chunker.last_batch(part),
-        Some((binary, from, parent)),
-        stream.with_data,
-    )?;
-    state.chunker = Chunking::Plain(chunker);
-    // The next part goes to the pool before this call returns, so that it is chunked while
-    // the caller takes these chunks and calls again.
-    if let Some(next) = start_job(env, pace, state, &binary, end) {
-        state.chunker = Chunking::Away(next);
-    }
-    Ok(Some(fed_reply(env, terms, end, &binary)))
 }
 
 /// Hands the plain chunker to the pool to feed a part of `binary[from..]`, if the rest of the
@@ -445,18 +505,23 @@ fn feed<'a>(
     from: usize,
 ) -> NifResult<Term<'a>> {
     with_state(env, &stream.state, |state| {
-        if let Some(reply) = feed_on_pool(env, pace, &stream, state, binary, from)? {
-            return Ok(reply);
-        }
+        let (mut terms, from) = match feed_on_pool(env, pace, &stream, state, binary, from)? {
+            OnPool::Reply(reply) => return Ok(reply),
+            OnPool::Steps(terms, from) => (terms, from),
+        };
         Ok(match feed_steps(env, pace, &stream, state, binary, from)? {
-            Ok((terms, at)) => fed_reply(env, terms, at, &binary),
+            Ok((more, at)) => {
+                terms.extend(more);
+                fed_reply(env, terms, at, &binary)
+            }
             Err(error) => error.term(env),
         })
     })
 }
 
 /// Finishes the stream: the chunks of what it still holds, or `None` if that is not expected
-/// to fit this normal-scheduler call (it hashes the bytes held, which cannot be split).
+/// to fit this normal-scheduler call (it hashes the bytes held, which cannot be split), or if
+/// the pool is still chunking the last part of the last binary fed at the deadline.
 fn finish_state<'a>(
     env: Env<'a>,
     pace: &Pace,
@@ -465,12 +530,16 @@ fn finish_state<'a>(
     last: Option<Binary<'a>>,
 ) -> NifResult<Option<Result<Vec<Term<'a>>, NativeError>>> {
     let work = state.work(pace);
-    if matches!(state.chunker, Chunking::Away(_)) {
-        if pace.is_normal() {
-            return Ok(None);
-        }
-        state.settle();
+    if matches!(state.chunker, Chunking::Away(_)) && pace.is_normal() {
+        return Ok(None);
     }
+    // The last part of the last binary fed may still be on the pool.
+    let collected = match collect(env, pace, stream, state, None)? {
+        Collected::Nothing => Vec::new(),
+        Collected::Chunks(terms, _) => terms,
+        Collected::Running => return Ok(None),
+        Collected::Failed(error) => return Ok(Some(Err(error))),
+    };
     if pace.is_normal() && !pace.fits(work, state.chunker.buffered()) {
         return Ok(None);
     }
@@ -506,7 +575,11 @@ fn finish_state<'a>(
     if result.is_ok() {
         state.release();
     }
-    Ok(Some(result))
+    Ok(Some(result.map(|tail| {
+        let mut terms = collected;
+        terms.extend(tail);
+        terms
+    })))
 }
 
 /// `last` is the binary of the last feed (or `nil`), if the caller still has it: chunks that
@@ -599,8 +672,9 @@ twin_nifs! {
 
 twin_nifs! {
     /// `stream_finish(stream, last_binary | nil)` -> `{:done, chunks}` for the rest of the
-    /// input (the stream is finished and its buffers freed), or `{:cont, [], nil}` when a
-    /// normal call could not hash what the stream holds in time: call the dirty twin.
+    /// input (the stream is finished and its buffers freed), or `{:cont, [], nil}` when the
+    /// call could not finish in time (a normal call that would hash what the stream holds,
+    /// or the pool still chunking the last binary fed): call the dirty twin (again).
     fn stream_finish / stream_finish_dirty(stream: ResourceArc<ChunkStream>, last: Term<'a>)
         = finish(stream, last);
 }
