@@ -45,7 +45,9 @@ defmodule Chunker.PoolFeedTest do
 
       sample = Enum.take_every(chunks, max(div(length(chunks), 200), 1))
       assert Enum.map(sample, & &1.hash) == Oracle.b3sum(Enum.map(sample, & &1.data), dir)
-      assert Chunker.stats().chunk.pool_jobs > jobs, "no part went to the pool"
+      # Small chunks are chunked by the calls themselves (a job's chunks are bounded, and a
+      # job too short does not pay); from 64 KiB averages parts go to the pool on any machine.
+      if avg >= 65_536, do: assert(Chunker.stats().chunk.pool_jobs > jobs, "no part on the pool")
 
       # Pieces of several jobs each, and pieces of about one, with chunks spanning them.
       for piece <- [20_000_000, 8_388_608 + 7] do
