@@ -127,6 +127,16 @@ defmodule Chunker.PoolFeedTest do
     assert deferred, "no feed returned with the rest of its binary on the pool in 20 tries"
   end
 
+  test "the same binary fed twice is chunked twice", %{data: data} do
+    # One part on the pool for the whole piece: the rest of a feed that returned at once.
+    piece = binary_part(data, 0, 5_000_000)
+    expected = triples(Chunker.chunk!(piece <> piece))
+
+    for _ <- 1..3 do
+      assert triples(Enum.to_list(Chunker.stream([piece, piece]))) == expected
+    end
+  end
+
   test "a process killed while its binary is chunked on the pool leaves nothing behind",
        %{data: data} do
     live = live_resources()

@@ -97,14 +97,15 @@ impl StreamState {
         self.parent = None;
     }
 
-    /// The plain chunker, taken out to go to the pool (a fresh one holds its place until it
-    /// is back); `None` for the other kinds.
-    fn take_plain(&mut self) -> Option<IncrementalChunker> {
-        if !matches!(self.chunker, Chunking::Plain(_)) {
-            return None;
-        }
+    /// The chunker, taken out; a fresh plain one holds its place until it is back.
+    fn take(&mut self) -> Chunking {
         let fresh = Chunking::Plain(IncrementalChunker::new(self.config.clone(), self.hash));
-        match std::mem::replace(&mut self.chunker, fresh) {
+        std::mem::replace(&mut self.chunker, fresh)
+    }
+
+    /// The plain chunker, taken out to go to the pool; `None` for the other kinds.
+    fn take_plain(&mut self) -> Option<IncrementalChunker> {
+        match self.take() {
             Chunking::Plain(chunker) => Some(chunker),
             other => {
                 self.chunker = other;
@@ -113,14 +114,9 @@ impl StreamState {
         }
     }
 
-    /// The job of a chunker away on the pool, taken out (the chunker's place holds a fresh
-    /// one until it is back).
+    /// The job of a chunker away on the pool, taken out; `None` if none is away.
     fn take_job(&mut self) -> Option<Job> {
-        if !matches!(self.chunker, Chunking::Away(_)) {
-            return None;
-        }
-        let fresh = Chunking::Plain(IncrementalChunker::new(self.config.clone(), self.hash));
-        match std::mem::replace(&mut self.chunker, fresh) {
+        match self.take() {
             Chunking::Away(job) => Some(job),
             other => {
                 self.chunker = other;
@@ -291,8 +287,11 @@ fn collect<'a>(
     let Some(job) = state.take_job() else {
         return Ok(Collected::Nothing);
     };
-    let continues = continuing.is_some_and(|(binary, from)| job.feeds(binary, from));
-    if !continues && !job.ends_its_binary() {
+    // A job with the rest of its binary never continues a feed, which returned when it
+    // started: the same binary fed again (`Stream.cycle/1`) is new input.
+    let rest = job.ends_its_binary();
+    let continues = !rest && continuing.is_some_and(|(binary, from)| job.feeds(binary, from));
+    if !continues && !rest {
         state.chunker = Chunking::Away(job);
         state.settle();
         return Ok(Collected::Nothing);
