@@ -63,8 +63,7 @@ defmodule Chunker.PoolFeedTest do
 
   test "a stream closed while its chunker is on the pool is finished, and frees it",
        %{data: data} do
-    live = live_resources()
-    native = Native.allocated_bytes()
+    before = held()
     {:ok, stream} = Native.stream_new(@config, :blake3, true, false)
     assert {:cont, _, at} = Native.stream_feed_dirty(stream, data, 0)
     assert at < byte_size(data)
@@ -73,8 +72,7 @@ defmodule Chunker.PoolFeedTest do
     stream = nil
     _ = stream
     :erlang.garbage_collect()
-    assert eventually(fn -> live_resources() == live end)
-    assert eventually(fn -> Native.allocated_bytes() <= native + 65_536 end)
+    assert_back_to(before)
   end
 
   test "a stream fed another binary, or finished, while its chunker is on the pool goes on",
@@ -139,8 +137,7 @@ defmodule Chunker.PoolFeedTest do
 
   test "a process killed while its binary is chunked on the pool leaves nothing behind",
        %{data: data} do
-    live = live_resources()
-    native = Native.allocated_bytes()
+    before = held()
     jobs = Chunker.stats().chunk.pool_jobs
 
     for delay <- [1, 3, 7, 12] do
@@ -150,8 +147,7 @@ defmodule Chunker.PoolFeedTest do
     end
 
     assert Chunker.stats().chunk.pool_jobs > jobs
-    assert eventually(fn -> live_resources() == live end)
-    assert eventually(fn -> Native.allocated_bytes() <= native + 65_536 end)
+    assert_back_to(before)
   end
 
   test "a panic on the pool is an exception in the call that waits for it; the VM goes on",
@@ -186,5 +182,12 @@ defmodule Chunker.PoolFeedTest do
 
   defp spans(chunks), do: Enum.map(chunks, &{&1.offset, &1.length})
   defp triples(chunks), do: Enum.map(chunks, &{&1.offset, &1.length, &1.hash})
-  defp live_resources, do: Chunker.stats().resources.chunk_streams
+  # The chunk streams alive and the bytes the native code holds (its counting allocator).
+  defp held, do: {Chunker.stats().resources.chunk_streams, Native.allocated_bytes()}
+
+  # Nothing left behind: the streams alive back to `before`'s, the native heap within 64 KiB.
+  defp assert_back_to({live, native}) do
+    assert eventually(fn -> Chunker.stats().resources.chunk_streams == live end)
+    assert eventually(fn -> Native.allocated_bytes() <= native + 65_536 end)
+  end
 end

@@ -39,8 +39,8 @@ use crate::stats::STATS;
 /// of it; short, because threads that run on without a pause keep a thread the OS wakes (a
 /// VM scheduler with a timer due) waiting longer for a core. `mix run bench/latency.exs`
 /// (2026-12-07, 5 rounds each, about 3,000 wake-ups of a 1 ms sleeper): p99 gap 3.70-3.76 ms
-/// without jobs, 4.24-4.39 ms with 2 ms jobs, 5.23-5.58 ms with 8 ms jobs; the idle VM's
-/// 2.06-2.18 ms.
+/// without jobs, 3.87-4.39 ms with 2 ms jobs, 5.23-5.58 ms with 8 ms jobs; the idle VM's
+/// 2.05-2.18 ms.
 const JOB_TIME: Duration = Duration::from_millis(2);
 
 /// A job spans at least this many average chunks, whatever the time: each of its seams costs
@@ -121,7 +121,7 @@ impl Job {
             return None;
         }
         // A short rest would be a job of its own, with the same seams for less work.
-        Some(if remaining - per_job.min(remaining) < per_job / 2 {
+        Some(if remaining.saturating_sub(per_job) < per_job / 2 {
             remaining
         } else {
             per_job
