@@ -412,9 +412,10 @@ defmodule Chunker do
 
   @doc """
   The cut-point engine that finds chunk boundaries in this VM: `:interleaved` (two chains of
-  chunks scanned in one loop, for `v2020`; the default) or `:scalar` (one chain at a time,
-  the `fastcdc` crate's loop). Both give exactly the same boundaries; `:interleaved` is
-  faster on one core (`cargo bench --bench chunking -- one_core` in `native/`).
+  chunks scanned in one loop, for every algorithm; the default) or `:scalar` (one chain at a
+  time, the `fastcdc` crate's loop). Both give exactly the same boundaries; `:interleaved` is
+  faster on one core (`cargo bench --bench chunking -- one_core` and `-- variants` in
+  `native/`).
 
   The environment variable `CHUNKER_CUT_ENGINE` (`scalar`, `interleaved` or `auto`), read
   once when the library loads, forces one, for tests or to compare speeds. Any other value

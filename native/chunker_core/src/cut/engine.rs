@@ -2,8 +2,8 @@
 //!
 //! Every engine gives exactly the same cut points; they differ only in speed. `scalar` scans
 //! one chain of chunks at a time (the `fastcdc` crate's loop); `interleaved` scans two
-//! independent chains in one loop where the algorithm has such a loop (`v2020`), and is what
-//! `auto` (the default) picks. Forcing an engine is for tests and for comparing speeds.
+//! independent chains in one loop (`v2020::scan_lanes`, and `byte_lanes` for `v2016` and
+//! `ronomon`), and is what `auto` (the default) picks. Forcing an engine is for tests and for comparing speeds.
 
 use std::sync::OnceLock;
 
@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 pub enum CutEngine {
     /// One chain of chunks at a time.
     Scalar,
-    /// Two chains of chunks in one loop (`v2020`; the other algorithms scan as `Scalar`).
+    /// Two chains of chunks in one loop, for every algorithm.
     Interleaved,
 }
 

@@ -66,7 +66,7 @@ pub(super) fn scan(
 /// the high bit of each value cleared. The oracle tests compare our boundaries with the
 /// crate's, and the golden vectors freeze them.
 #[rustfmt::skip]
-const TABLE: [u32; 256] = [
+pub(super) const TABLE: [u32; 256] = [
     0x5c95c078, 0x22408989, 0x2d48a214, 0x12842087, 0x530f8afb, 0x474536b9, 0x2963b4f1, 0x44cb738b,
     0x4ea7403d, 0x4d606b6e, 0x074ec5d3, 0x3af39d18, 0x726003ca, 0x37a62a74, 0x51a2f58e, 0x7506358e,
     0x5d4ab128, 0x4d4ae17b, 0x41e85924, 0x470c36f7, 0x4741cbe1, 0x01bb7f30, 0x617c1de3, 0x2b0c3a1f,

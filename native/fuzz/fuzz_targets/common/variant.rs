@@ -52,8 +52,7 @@ pub fn check(algorithm: Algorithm, input: &[u8]) {
         chunks.iter().map(|c| (c.offset, c.length)).collect()
     };
     assert_eq!(spans(&chunk_slice(data, &config, None)), want);
-    // Every cut engine, forced, its lanes split where the input says (for v2016 and ronomon,
-    // which have no interleaved scan, both are the scalar scan).
+    // Every cut engine, forced, its lanes split where the input says.
     let mid = (split % (data.len() as u64 + 1)) as usize;
     for engine in [CutEngine::Scalar, CutEngine::Interleaved] {
         let forced = chunk_slice_forced(data, &config, None, engine, mid);
