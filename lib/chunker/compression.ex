@@ -31,7 +31,8 @@ defmodule Chunker.Compression do
   (gzip; LZ4 legacy frames when `format: :lz4` is forced, else they are `:unknown_format`),
   `:size_exceeded` (`details.limit`), `:truncated`, `:trailing_data` (`details.offset`),
   `:corrupt`, `:memory_limit` (an xz stream needing over 256 MiB of decoder memory),
-  `:out_of_memory`.
+  `:out_of_memory`, and for zstd dictionaries `:invalid_dictionary`, `:dictionary_required`,
+  `:unknown_dictionary` (see below).
 
       iex> {:ok, frame} = Chunker.Compression.compress("some data", :zstd)
       iex> {:error, error} = Chunker.Compression.decompress(frame, format: :lz4)
@@ -44,6 +45,26 @@ defmodule Chunker.Compression do
   to 9, default 6) or bzip2's (1 to 9, default 9). LZ4 frames are written at the single level
   of lz4_flex and take no `level:`.
 
+  ## zstd dictionaries, workers and long windows
+
+  For zstd only (other formats refuse these options with `:invalid_options`):
+
+    * `dictionary:` a `Chunker.Compression.Dictionary` (`train_dictionary/2` makes one from
+      samples, `Chunker.Compression.Dictionary.load/2` loads one `zstd --train` wrote) to
+      compress with: small chunks of similar data come out smaller, often faster. The frame
+      records the dictionary's id; decompressing takes `dictionaries:`, a list, and decodes
+      each frame with the one whose id it records. A frame that needs a dictionary none was
+      given for is `:dictionary_required` (no `dictionaries:`) or `:unknown_dictionary` (not
+      among them), with its id in `details.id`. Frames are what `zstd -D dict` writes and
+      reads. Whether a dictionary pays depends on the data and the chunk size: measure it
+      (`mix run bench/dictionary.exs` on your data).
+    * `workers:` zstd's own threads compressing one large input's jobs at once (`zstd -T`);
+      0, the default, compresses on the calling scheduler's thread. For large single inputs
+      (a NAR, a backup stream), not for many small ones (`compress_many/3` already spreads
+      items over all cores). Memory: about two jobs per worker, each a few times the window.
+    * `long: true` long-distance matching with a 128 MiB window (`zstd --long`): repeats far
+      apart in a large input are found. Decoders accept such frames without being told.
+
   ## Scheduling
 
   Compressing runs on the caller's scheduler only when what it costs at that size is known
@@ -55,6 +76,8 @@ defmodule Chunker.Compression do
   call spread over all cores, and step the large ones several at a time.
   """
 
+  import Bitwise, only: [<<<: 2]
+
   alias Chunker.{Batch, Error, Gather, Input, Native, Telemetry}
   alias Chunker.Compression.{Options, Streams}
   alias Chunker.Native.Run
@@ -64,7 +87,9 @@ defmodule Chunker.Compression do
   @doc """
   Compresses `data` (iodata) into one frame of `format`.
 
-  Options: `level:` (see the module doc). Raises `ArgumentError` if `data` is not iodata.
+  Options: `level:` (see the module doc); for zstd, `dictionary:`, `workers:` and `long:`
+  (see "zstd dictionaries, workers and long windows" in the module doc). Raises
+  `ArgumentError` if `data` is not iodata.
 
       iex> {:ok, packed} = Chunker.Compression.compress(["ab", "cd"], :xz, level: 1)
       iex> Chunker.Compression.decompress(packed)
@@ -86,13 +111,15 @@ defmodule Chunker.Compression do
   # The span bodies return {result, input bytes}.
   defp compress_body(data, format, opts) do
     with {:ok, format} <- Options.format(format),
-         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
+         {:ok, %{level: level} = options} <-
+           Options.validate(opts, [:level, :dictionary, :workers, :long]),
+         {:ok, zstd} <- Options.zstd(format, options) do
       binary = Input.to_binary!(data)
 
       result =
         binary
-        |> Native.compress(format, level)
-        |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level) end)
+        |> Native.compress(format, level, zstd)
+        |> whole_or_dirty(fn -> Native.compress_dirty(binary, format, level, zstd) end)
         |> encoded(binary)
 
       {result, byte_size(binary)}
@@ -129,7 +156,8 @@ defmodule Chunker.Compression do
   bytes (skippable frames in front are passed over).
 
   Options: `format:` forces a format (data in another is `:format_mismatch`); `max_size:`
-  caps the output (default 1 GiB).
+  caps the output (default 1 GiB); `dictionaries:`, the `Chunker.Compression.Dictionary`s
+  zstd frames may have been compressed with (each frame names its own).
   """
   @spec decompress(iodata(), keyword()) :: {:ok, binary()} | {:error, Error.t()}
   def decompress(data, opts \\ []) do
@@ -142,14 +170,17 @@ defmodule Chunker.Compression do
   end
 
   defp decompress_body(data, opts) do
-    with {:ok, %{format: format, max_size: max_size}} <-
-           Options.validate(opts, [:format, :max_size]) do
+    with {:ok, %{format: format, max_size: max_size, dictionaries: dictionaries}} <-
+           Options.validate(opts, [:format, :max_size, :dictionaries]) do
       binary = Input.to_binary!(data)
+      dictionaries = Options.dictionaries(dictionaries)
 
       result =
         binary
-        |> Native.decompress(format, max_size)
-        |> whole_or_dirty(fn -> Native.decompress_dirty(binary, format, max_size) end)
+        |> Native.decompress(format, max_size, dictionaries)
+        |> whole_or_dirty(fn ->
+          Native.decompress_dirty(binary, format, max_size, dictionaries)
+        end)
         |> decoded(binary)
 
       {result, byte_size(binary)}
@@ -176,7 +207,8 @@ defmodule Chunker.Compression do
 
   @doc """
   Compresses each item of `items` (a list of iodata), on all cores; results in input order,
-  one `{:ok, binary}` or `{:error, error}` per item.
+  one `{:ok, binary}` or `{:error, error}` per item. Options: `level:`, and for zstd
+  `dictionary:` (prepared once, shared by every item).
 
       iex> {:ok, [{:ok, a}, {:ok, b}]} = Chunker.Compression.compress_many(["one", "two"], :zstd)
       iex> Chunker.Compression.decompress_many([a, b, "junk"])
@@ -199,18 +231,19 @@ defmodule Chunker.Compression do
 
   defp compress_binaries(binaries, format, opts) do
     with {:ok, format} <- Options.format(format),
-         {:ok, %{level: level}} <- Options.validate(opts, [:level]) do
+         {:ok, %{level: level} = options} <- Options.validate(opts, [:level, :dictionary]),
+         {:ok, zstd} <- Options.zstd(format, options) do
       # Items too large for one call: an encoder each, stepped several at a time.
       large = fn binaries ->
-        open = &(Native.encoder_new(format, level, true, byte_size(&1)) |> Run.result())
+        open = &(Native.encoder_new(format, level, zstd, true, byte_size(&1)) |> Run.result())
         {:ok, Batch.each(binaries, open, &Native.encoders_step/1)}
       end
 
       with {:ok, results} <-
              Batch.list(
                binaries,
-               &Native.compress_list(&1, format, level),
-               &Native.compress_list_dirty(&1, format, level),
+               &Native.compress_list(&1, format, level, zstd),
+               &Native.compress_list_dirty(&1, format, level, zstd),
                large
              ),
            do: {:ok, Enum.map(results, &item_result/1)}
@@ -219,7 +252,8 @@ defmodule Chunker.Compression do
 
   @doc """
   Decompresses each item of `items` on all cores; results in input order. `max_size:` (default
-  1 GiB) applies to each item; `format:` forces a format for all.
+  1 GiB) applies to each item; `format:` forces a format for all; `dictionaries:` as for
+  `decompress/2`.
   """
   @spec decompress_many([iodata()], keyword()) ::
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
@@ -236,10 +270,15 @@ defmodule Chunker.Compression do
   end
 
   defp decompress_binaries(binaries, opts) do
-    with {:ok, %{format: format, max_size: max_size}} <-
-           Options.validate(opts, [:format, :max_size]),
+    with {:ok, %{format: format, max_size: max_size, dictionaries: dictionaries}} <-
+           Options.validate(opts, [:format, :max_size, :dictionaries]),
          :ok <- Native.compression_validate(format, nil, max_size) |> Run.result() do
-      open = &(Native.decoder_new(format, max_size, true, byte_size(&1)) |> Run.result())
+      dictionaries = Options.dictionaries(dictionaries)
+
+      open =
+        &(Native.decoder_new(format, max_size, true, byte_size(&1), dictionaries)
+          |> Run.result())
+
       {:ok, Batch.each(binaries, open, &Native.decoders_step/1)}
     end
   end
@@ -253,7 +292,8 @@ defmodule Chunker.Compression do
       |> Stream.into(File.stream!(path <> ".zst"))
       |> Stream.run()
 
-  Options (`level:`) are validated when this is called, raising `Chunker.Error`.
+  Options (`level:`; for zstd `dictionary:`, `workers:` and `long:`) are validated when this
+  is called, raising `Chunker.Error`.
   Pieces of any size cost about what large ones do: pieces under 64 KiB are gathered into
   one NIF call (so on a slow source up to 64 KiB wait for the next call), and a `File.Stream`
   in line mode, `File.stream!(path)`, is read in 1 MiB blocks holding the bytes its lines
@@ -262,13 +302,14 @@ defmodule Chunker.Compression do
   @spec compress_stream(Enumerable.t(), format(), keyword()) :: Enumerable.t()
   def compress_stream(enumerable, format, opts \\ []) do
     format = Run.ok!(Options.format(format))
-    %{level: level} = Options.validate!(opts, [:level])
+    %{level: level} = options = Options.validate!(opts, [:level, :dictionary, :workers, :long])
+    zstd = Run.ok!(Options.zstd(format, options))
     Native.compression_validate(format, level, nil) |> Run.result() |> Run.ok!()
 
     Telemetry.stream(
       [:compress],
       %{operation: :compress_stream, format: format, level: level},
-      &Streams.compress(&1.(Gather.blocks(enumerable)), format, level),
+      &Streams.compress(&1.(Gather.blocks(enumerable)), format, level, zstd),
       :bytes_out
     )
   end
@@ -276,25 +317,92 @@ defmodule Chunker.Compression do
   @doc """
   Lazily decompresses an enumerable of iodata pieces of compressed data (all its frames),
   emitting the output as binaries, in bounded memory. The format is detected from the first
-  bytes unless `format:` is given. `max_size:` caps the total output (default `:infinity`).
+  bytes unless `format:` is given. `max_size:` caps the total output (default `:infinity`);
+  `dictionaries:` as for `decompress/2`.
   Options are validated when this is called; errors in the data raise `Chunker.Error` when
   reached. Pieces under 64 KiB are gathered into one NIF call, as `compress_stream/3` does.
   """
   @spec decompress_stream(Enumerable.t(), keyword()) :: Enumerable.t()
   def decompress_stream(enumerable, opts \\ []) do
-    %{format: format, max_size: max_size} =
-      Options.validate!(opts, [:format, :max_size], infinity: true)
+    %{format: format, max_size: max_size, dictionaries: dictionaries} =
+      Options.validate!(opts, [:format, :max_size, :dictionaries], infinity: true)
 
     max_size = max_size || :infinity
+    dictionaries = Options.dictionaries(dictionaries)
     Native.compression_validate(format, nil, max_size) |> Run.result() |> Run.ok!()
 
     Telemetry.stream(
       [:decompress],
       %{operation: :decompress_stream, format: format, max_size: max_size},
-      &Streams.decompress(&1.(Gather.blocks(enumerable)), format, max_size),
+      &Streams.decompress(&1.(Gather.blocks(enumerable)), format, max_size, dictionaries),
       :bytes_out
     )
   end
+
+  @doc """
+  Trains a zstd dictionary on `samples` with zstd's own trainer (what `zstd --train` does
+  with one file per sample) and loads it, prepared for compressing at `level:` (default 3).
+
+  `samples` is an enumerable of binaries (iodata) or of `Chunker.Chunk`s with their data:
+  typically chunks already stored, so that new chunks compress with what the old ones
+  held. Options: `size:`, the dictionary's largest size in bytes (default 112,640, the CLI's
+  `--maxdict`); `level:`.
+
+  zstd's trainer needs at least 7 samples of 8 bytes or more (`{:error, %Chunker.Error{reason:
+  :not_enough_samples}}` otherwise) and does best with about 100 times the dictionary's size
+  in samples; it refuses samples it cannot learn from with `:training_failed`. Training runs
+  on a thread of its own (it cannot be split, and takes seconds on megabytes of samples):
+  the caller waits for it, no scheduler does.
+
+      iex> {:error, error} = Chunker.Compression.train_dictionary(["a few", "samples"])
+      iex> error.reason
+      :not_enough_samples
+
+  See `Chunker.Compression.Dictionary` for an example and for storing dictionaries.
+  """
+  @spec train_dictionary(Enumerable.t(), keyword()) ::
+          {:ok, Chunker.Compression.Dictionary.t()} | {:error, Error.t()}
+  def train_dictionary(samples, opts \\ []) do
+    with :ok <- Chunker.Options.check_keys(opts, [:size, :level]),
+         {:ok, size} <- dictionary_size(Keyword.get(opts, :size, 112_640)),
+         {:ok, %{level: level}} <- Options.validate(Keyword.delete(opts, :size), [:level]) do
+      binaries = Enum.map(samples, &sample!/1)
+      reference = make_ref()
+
+      case Native.zstd_train(binaries, size, level, reference) do
+        :ok ->
+          receive do
+            {^reference, reply} -> Chunker.Compression.Dictionary.from_native(reply)
+          end
+
+        {:error, native} ->
+          {:error, Error.from_native(native)}
+      end
+    end
+  end
+
+  @doc "Like `train_dictionary/2`, returning the dictionary or raising `Chunker.Error`."
+  @spec train_dictionary!(Enumerable.t(), keyword()) :: Chunker.Compression.Dictionary.t()
+  def train_dictionary!(samples, opts \\ []), do: Run.ok!(train_dictionary(samples, opts))
+
+  defp dictionary_size(size) when is_integer(size) and size >= 256 and size <= 1 <<< 31,
+    do: {:ok, size}
+
+  defp dictionary_size(other),
+    do:
+      {:error,
+       Error.new(
+         :invalid_options,
+         "size must be an integer from 256 to 2^31 bytes, got: #{inspect(other)}",
+         %{option: :size}
+       )}
+
+  defp sample!(%Chunker.Chunk{data: data}) when is_binary(data), do: data
+
+  defp sample!(%Chunker.Chunk{}),
+    do: raise(ArgumentError, "a chunk without its data (made with data: false) is no sample")
+
+  defp sample!(data), do: Input.to_binary!(data)
 
   @doc """
   Compresses `data` only if that is worth it. Data that starts like a compressed file (the

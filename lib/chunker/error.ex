@@ -22,6 +22,9 @@ defmodule Chunker.Error do
     * `:size_exceeded`, `:truncated`, `:trailing_data`, `:format_mismatch`, `:corrupt`, ... -
       compression errors, listed in `Chunker.Compression` (`details.offset` where the fault
       is, `details.limit` for `:size_exceeded`)
+    * `:invalid_dictionary`, `:dictionary_required`, `:unknown_dictionary` (`details.id`: the
+      dictionary the frame needs), `:not_enough_samples`, `:training_failed` - zstd
+      dictionaries (`Chunker.Compression.Dictionary`)
     * `:stream_finished`, `:stream_busy` - a native stream used after it was finished, or by
       two calls at once
     * `:nif_not_loaded` - the native library could not be loaded; the message says why

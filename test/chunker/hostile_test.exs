@@ -225,9 +225,9 @@ defmodule Chunker.HostileTest do
           codecs =
             for j <- 1..50 do
               {format, half} = if rem(j, 10) == 0, do: {:zstd, half_frame}, else: {:lz4, half_lz4}
-              {:ok, encoder} = Native.encoder_new(format, nil, false, nil)
+              {:ok, encoder} = Native.encoder_new(format, nil, nil, false, nil)
               Native.encoder_update(encoder, piece, 0)
-              {:ok, decoder} = Native.decoder_new(format, 1 <<< 30, false, 0)
+              {:ok, decoder} = Native.decoder_new(format, 1 <<< 30, false, 0, [])
               Native.decoder_feed_dirty(decoder, half, 0)
               {encoder, decoder}
             end
@@ -260,9 +260,9 @@ defmodule Chunker.HostileTest do
         hasher = Native.hasher_new(:blake3)
         done_hasher = Native.hasher_new(:sha256)
         {:ok, _} = Native.hasher_finish(done_hasher)
-        {:ok, encoder} = Native.encoder_new(:zstd, 3, true, 10)
-        {:ok, lz4} = Native.encoder_new(:lz4, nil, false, nil)
-        {:ok, decoder} = Native.decoder_new(:xz, 1_000, true, 10)
+        {:ok, encoder} = Native.encoder_new(:zstd, 3, nil, true, 10)
+        {:ok, lz4} = Native.encoder_new(:lz4, nil, nil, false, nil)
+        {:ok, decoder} = Native.decoder_new(:xz, 1_000, true, 10, [])
         parser = Native.nar_parser_new(false)
         {:ok, dump} = Native.nar_dump_open(Path.expand("../../mix.exs", __DIR__))
         Native.nar_dump_close(dump)

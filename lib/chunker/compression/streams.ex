@@ -7,11 +7,11 @@ defmodule Chunker.Compression.Streams do
   alias Chunker.Native.Run
 
   @doc false
-  @spec compress(Enumerable.t(), atom(), integer() | nil) :: Enumerable.t()
-  def compress(enumerable, format, level) do
+  @spec compress(Enumerable.t(), atom(), integer() | nil, tuple() | nil) :: Enumerable.t()
+  def compress(enumerable, format, level, zstd) do
     Gather.transform(
       enumerable,
-      fn -> Native.encoder_new(format, level, false, nil) |> Run.result() |> Run.ok!() end,
+      fn -> Native.encoder_new(format, level, zstd, false, nil) |> Run.result() |> Run.ok!() end,
       fn binary, encoder -> {encode_piece(encoder, binary), encoder} end,
       fn encoder ->
         {non_empty([encoder |> Native.encoder_finish() |> Run.result() |> Run.ok!()]), encoder}
@@ -33,11 +33,16 @@ defmodule Chunker.Compression.Streams do
   end
 
   @doc false
-  @spec decompress(Enumerable.t(), atom() | nil, non_neg_integer() | :infinity) :: Enumerable.t()
-  def decompress(enumerable, format, max_size) do
+  @spec decompress(Enumerable.t(), atom() | nil, non_neg_integer() | :infinity, [reference()]) ::
+          Enumerable.t()
+  def decompress(enumerable, format, max_size, dictionaries) do
     Gather.transform(
       enumerable,
-      fn -> Native.decoder_new(format, max_size, false, 0) |> Run.result() |> Run.ok!() end,
+      fn ->
+        Native.decoder_new(format, max_size, false, 0, dictionaries)
+        |> Run.result()
+        |> Run.ok!()
+      end,
       fn binary, decoder -> {decode_piece(decoder, binary), decoder} end,
       fn decoder -> {finish(decoder), decoder} end,
       fn _decoder -> :ok end

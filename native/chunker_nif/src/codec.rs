@@ -7,18 +7,21 @@
 //! cannot be split, so every encoder call runs on a dirty scheduler; so does creating one
 //! (an xz encoder at level 9 sets up tens of megabytes of tables).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chunker_core::compression::adaptive::AdaptiveOptions;
 use chunker_core::compression::{
-    CompressionError, Decoder, Encoder as Compressor, Format, Level, Sink,
+    CompressionError, Decoder, Dictionary, Encoder as Compressor, Format, Level, Sink, ZstdOptions,
 };
 use rustler::{Binary, Encoder, Env, NifResult, Resource, ResourceArc, Term};
 
 use crate::atoms;
 use crate::binary_sink::BinarySink;
-use crate::compression::{adaptive_term, decode_level, decode_max_size, decode_optional_format};
+use crate::compression::{
+    adaptive_term, compress_work, decode_dictionaries, decode_level, decode_max_size,
+    decode_optional_format, decode_zstd_options,
+};
 use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::pace::{twin_nifs, Pace, Steps, Work};
@@ -191,41 +194,47 @@ fn result_term<'a>(env: Env<'a>, result: Result<Binary<'a>, CompressionError>) -
     }
 }
 
-/// `encoder_new(format, level | nil, collect, size | nil)` -> `{:ok, encoder}` or
-/// `{:error, {...}}`; `size` is the exact input length when known. Dirty CPU scheduler.
+/// `encoder_new(format, level | nil, zstd_options | nil, collect, size | nil)` ->
+/// `{:ok, encoder}` or `{:error, {...}}`; `size` is the exact input length when known.
+/// Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn encoder_new<'a>(
     env: Env<'a>,
     format: rustler::Atom,
     level: Term<'a>,
+    zstd: Term<'a>,
     collect: bool,
     size: Option<u64>,
 ) -> NifResult<Term<'a>> {
     let _timer = CallTimer::start(Scheduler::DirtyCpu);
     let format = crate::compression::decode_format(format)?;
+    let options = decode_zstd_options(zstd)?;
     let level = match decode_level(format, level)? {
         Ok(level) => level,
         Err(error) => return Ok(error.term(env)),
     };
-    Ok(match new_encoder(format, level, collect, size, None) {
-        Ok(encoder) => (atoms::ok(), ResourceArc::new(encoder)).encode(env),
-        Err(error) => NativeError::from(&error).term(env),
-    })
+    Ok(
+        match new_encoder(format, level, &options, collect, size, None) {
+            Ok(encoder) => (atoms::ok(), ResourceArc::new(encoder)).encode(env),
+            Err(error) => NativeError::from(&error).term(env),
+        },
+    )
 }
 
 /// An encoder resource for `format` at `level`.
 pub fn new_encoder(
     format: Format,
     level: Option<Level>,
+    options: &ZstdOptions,
     collect: bool,
     size: Option<u64>,
     adaptive: Option<(AdaptiveOptions, usize)>,
 ) -> Result<EncoderResource, CompressionError> {
-    let codec = Compressor::with_size(format, level, size)?;
+    let codec = Compressor::with_options(format, level, size, options)?;
     let coding = Coding::new(codec, BinarySink::new(), collect);
     Ok(EncoderResource::new(
         coding,
-        Work::Compress(format, level),
+        compress_work(format, level, options),
         adaptive,
     ))
 }
@@ -313,11 +322,13 @@ fn encoder_finish<'a>(env: Env<'a>, resource: ResourceArc<EncoderResource>) -> N
     })
 }
 
-/// `decoder_new(format | nil, max_size | nil, collect, input_size)` -> `{:ok, decoder}`: a
-/// decoder for `format`, or for whichever format the input turns out to be in (`nil`), that
-/// refuses output past `max_size` (`nil`: the core's default, 1 GiB; `:infinity`: none). A
-/// collecting decoder may reserve output when frames declare their size, capped in proportion
-/// to `input_size` (a declared size can be a lie); a streaming one never reserves.
+/// `decoder_new(format | nil, max_size | nil, collect, input_size, dictionaries)` ->
+/// `{:ok, decoder}`: a decoder for `format`, or for whichever format the input turns out to
+/// be in (`nil`), that refuses output past `max_size` (`nil`: the core's default, 1 GiB;
+/// `:infinity`: none). A collecting decoder may reserve output when frames declare their
+/// size, capped in proportion to `input_size` (a declared size can be a lie); a streaming one
+/// never reserves. zstd frames that name a dictionary are decoded with the one of
+/// `dictionaries` (resources) that has its id.
 #[rustler::nif]
 fn decoder_new<'a>(
     env: Env<'a>,
@@ -325,11 +336,17 @@ fn decoder_new<'a>(
     max_size: Term<'a>,
     collect: bool,
     input_size: usize,
+    dictionaries: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    Ok(match new_decoder(format, max_size, collect, input_size)? {
-        Ok(decoder) => (atoms::ok(), ResourceArc::new(DecoderResource::new(decoder))).encode(env),
-        Err(error) => error.term(env),
-    })
+    let dictionaries = decode_dictionaries(dictionaries)?;
+    Ok(
+        match new_decoder(format, max_size, collect, input_size, dictionaries)? {
+            Ok(decoder) => {
+                (atoms::ok(), ResourceArc::new(DecoderResource::new(decoder))).encode(env)
+            }
+            Err(error) => error.term(env),
+        },
+    )
 }
 
 /// A decoder's state, as `decoder_new/4` makes it.
@@ -338,15 +355,17 @@ pub fn new_decoder(
     max_size: Term<'_>,
     collect: bool,
     input_size: usize,
+    dictionaries: Vec<Arc<Dictionary>>,
 ) -> NifResult<Result<Coding<Decoder>, NativeError>> {
     let limit = match decode_max_size(max_size)? {
         Ok(limit) => limit,
         Err(error) => return Ok(Err(error)),
     };
-    let mut decoder = match decode_optional_format(format)? {
+    let decoder = match decode_optional_format(format)? {
         Some(format) => Decoder::new(format, limit),
         None => Decoder::detecting(limit),
     };
+    let mut decoder = decoder.with_dictionaries(dictionaries);
     if collect {
         decoder.reserve_up_to(Decoder::reservation_for(input_size));
     }

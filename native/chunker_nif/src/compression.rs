@@ -6,9 +6,12 @@
 //! and fits (see `pace.rs`); otherwise the call says so and the dirty twin does it, whole when
 //! that fits one call, else through an encoder fed in steps.
 
+use std::sync::Arc;
+
 use chunker_core::compression::adaptive::{AdaptiveOptions, Skip};
 use chunker_core::compression::{
-    compress_to, detect, CompressionError, Detected, Format, Level, Sink, DEFAULT_MAX_SIZE,
+    compress_with, detect, CompressionError, Detected, Dictionary, Format, Level, Sink,
+    ZstdOptions, DEFAULT_MAX_SIZE,
 };
 use rustler::{Atom, Binary, Encoder, Env, NifResult, ResourceArc, Term};
 
@@ -18,6 +21,7 @@ use crate::codec::{
     decode_steps, encode_steps, finish_decoding, finish_encoder, fits_normal, new_decoder,
     new_encoder, DecoderResource,
 };
+use crate::dictionary::DictionaryResource;
 use crate::error::{compression_option, invalid_option, NativeError};
 use crate::lists;
 use crate::pace::{twin_nifs, Pace, Work};
@@ -53,6 +57,51 @@ pub fn decode_max_size(term: Term<'_>) -> NifResult<Result<u64, NativeError>> {
             Err(error) => Err(error),
         },
     }
+}
+
+/// `nil` -> none of zstd's options; `{dictionary | nil, workers, long}` -> those.
+pub fn decode_zstd_options(term: Term<'_>) -> NifResult<ZstdOptions> {
+    if term.decode::<Atom>().is_ok_and(|atom| atom == atoms::nil()) {
+        return Ok(ZstdOptions::default());
+    }
+    let (dictionary, workers, long): (Option<ResourceArc<DictionaryResource>>, u32, bool) =
+        term.decode()?;
+    Ok(ZstdOptions {
+        dictionary: dictionary.map(|resource| Arc::clone(&resource.dictionary)),
+        workers,
+        long,
+    })
+}
+
+/// A list of dictionary resources.
+pub fn decode_dictionaries(term: Term<'_>) -> NifResult<Vec<Arc<Dictionary>>> {
+    let resources: Vec<ResourceArc<DictionaryResource>> = term.decode()?;
+    Ok(resources
+        .iter()
+        .map(|resource| Arc::clone(&resource.dictionary))
+        .collect())
+}
+
+/// The work compressing with `options` is, for learning its costs.
+pub fn compress_work(format: Format, level: Option<Level>, options: &ZstdOptions) -> Work {
+    if options.workers > 0 || options.long {
+        Work::CompressOwn(level)
+    } else {
+        Work::Compress(format, level)
+    }
+}
+
+/// Whether a normal scheduler may take compression with `options` at all: not with worker
+/// threads or a long window (a context of their own, tens of megabytes), nor with a
+/// dictionary not yet prepared at the level (preparing digests all of it).
+fn normal_may(format: Format, level: Option<Level>, options: &ZstdOptions) -> bool {
+    if options.workers > 0 || options.long {
+        return false;
+    }
+    options.dictionary.as_ref().is_none_or(|dictionary| {
+        let level = level.unwrap_or_else(|| Level::default_for(format));
+        dictionary.is_prepared(level.value())
+    })
 }
 
 fn format_atom(format: Format) -> Atom {
@@ -145,26 +194,31 @@ fn compress_whole<'a>(
     data: &[u8],
     format: Format,
     level: Option<Level>,
+    options: &ZstdOptions,
 ) -> Option<Result<Binary<'a>, CompressionError>> {
-    let work = Work::Compress(format, level);
+    let work = compress_work(format, level, options);
+    if pace.is_normal() && !normal_may(format, level, options) {
+        return None;
+    }
     if !pace.fits(work, data.len()) || (!pace.is_normal() && too_large_to_learn(work, data)) {
         return None;
     }
     let mut sink = BinarySink::new();
     let result = pace.measure(work, data.len(), || {
-        compress_counted(data, format, level, &mut sink)
+        compress_counted(data, format, level, options, &mut sink)
     });
     Some(result.and_then(|()| sink.take(env)))
 }
 
-/// [`compress_to`], counted.
+/// [`compress_with`], counted.
 fn compress_counted(
     data: &[u8],
     format: Format,
     level: Option<Level>,
+    options: &ZstdOptions,
     sink: &mut BinarySink,
 ) -> Result<(), CompressionError> {
-    compress_to(data, format, level, sink)?;
+    compress_with(data, format, level, options, sink)?;
     STATS.compress_in(format, data.len());
     STATS.compress_out(format, sink.written());
     STATS.compressed(format);
@@ -185,10 +239,11 @@ fn compress_or_continue<'a>(
     data: Binary<'a>,
     format: Format,
     level: Option<Level>,
+    options: &ZstdOptions,
     adaptive: Option<AdaptiveOptions>,
 ) -> Term<'a> {
     let bytes = data.as_slice();
-    if let Some(result) = compress_whole(env, pace, bytes, format, level) {
+    if let Some(result) = compress_whole(env, pace, bytes, format, level, options) {
         return match (result, adaptive) {
             (Ok(frame), Some(options)) => {
                 let verdict = options.judge(bytes.len(), frame.len());
@@ -202,7 +257,8 @@ fn compress_or_continue<'a>(
         return (atoms::cont(), atoms::nil(), atoms::nil()).encode(env);
     }
     let adaptive = adaptive.map(|options| (options, bytes.len()));
-    let created = new_encoder(format, level, true, Some(bytes.len() as u64), adaptive);
+    let size = Some(bytes.len() as u64);
+    let created = new_encoder(format, level, options, true, size, adaptive);
     let mut encoder = match created {
         Ok(encoder) => encoder,
         Err(error) => return NativeError::from(&error).term(env),
@@ -233,21 +289,24 @@ fn compress_one<'a>(
     data: Binary<'a>,
     format: Atom,
     level: Term<'a>,
+    zstd: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let format = decode_format(format)?;
+    let options = decode_zstd_options(zstd)?;
     Ok(match decode_level(format, level)? {
-        Ok(level) => compress_or_continue(env, pace, data, format, level, None),
+        Ok(level) => compress_or_continue(env, pace, data, format, level, &options, None),
         Err(error) => error.term(env),
     })
 }
 
 twin_nifs! {
-    /// `compress(binary, format, level | nil)` -> `{:done, frame}`; `{:cont, encoder, from}`
-    /// from the dirty twin when the work does not fit one call (feed `binary[from..]` to the
-    /// encoder, then finish it); `{:cont, nil, nil}` from the normal one when it cannot do
-    /// the work (call the dirty twin); or `{:error, {...}}`.
-    fn compress / compress_dirty(data: Binary<'a>, format: Atom, level: Term<'a>)
-        = compress_one(data, format, level);
+    /// `compress(binary, format, level | nil, zstd_options | nil)` -> `{:done, frame}`;
+    /// `{:cont, encoder, from}` from the dirty twin when the work does not fit one call (feed
+    /// `binary[from..]` to the encoder, then finish it); `{:cont, nil, nil}` from the normal
+    /// one when it cannot do the work (call the dirty twin); or `{:error, {...}}`.
+    /// `zstd_options` is `{dictionary | nil, workers, long}` (`decode_zstd_options`).
+    fn compress / compress_dirty(data: Binary<'a>, format: Atom, level: Term<'a>, zstd: Term<'a>)
+        = compress_one(data, format, level, zstd);
 }
 
 fn adaptive<'a>(
@@ -285,6 +344,7 @@ fn adaptive<'a>(
         data,
         format,
         level,
+        &ZstdOptions::default(),
         Some(options),
     ))
 }
@@ -303,20 +363,25 @@ fn compress_items<'a>(
     binaries: Term<'a>,
     format: Atom,
     level: Term<'a>,
+    zstd: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let format = decode_format(format)?;
+    let options = decode_zstd_options(zstd)?;
     let level = match decode_level(format, level)? {
         Ok(level) => level,
         Err(error) => return Ok(error.term(env)),
     };
+    if pace.is_normal() && !normal_may(format, level, &options) {
+        return Ok((atoms::cont(), Vec::<Term>::new(), binaries).encode(env));
+    }
     lists::run(
         env,
         pace,
         binaries,
-        Work::Compress(format, level),
+        compress_work(format, level, &options),
         |bytes| {
             let mut sink = BinarySink::new();
-            compress_counted(bytes, format, level, &mut sink).map(|()| sink)
+            compress_counted(bytes, format, level, &options, &mut sink).map(|()| sink)
         },
         |_, compressed| {
             Ok(match compressed.and_then(|mut sink| sink.take(env)) {
@@ -328,11 +393,12 @@ fn compress_items<'a>(
 }
 
 twin_nifs! {
-    /// `compress_list(binaries, format, level | nil)` -> one `{:ok, frame}` or
-    /// `{:error, {...}}` per binary, in the shapes of `lists.rs`; a bad level is one error for
-    /// the call. Each binary is compressed whole, with a compression context kept per thread.
-    fn compress_list / compress_list_dirty(binaries: Term<'a>, format: Atom, level: Term<'a>)
-        = compress_items(binaries, format, level);
+    /// `compress_list(binaries, format, level | nil, zstd_options | nil)` -> one
+    /// `{:ok, frame}` or `{:error, {...}}` per binary, in the shapes of `lists.rs`; a bad level
+    /// is one error for the call. Each binary is compressed whole, with a compression context
+    /// kept per thread (and a dictionary prepared once for all).
+    fn compress_list / compress_list_dirty(binaries: Term<'a>, format: Atom, level: Term<'a>, zstd: Term<'a>)
+        = compress_items(binaries, format, level, zstd);
 }
 
 fn decompress_one<'a>(
@@ -341,8 +407,10 @@ fn decompress_one<'a>(
     data: Binary<'a>,
     format: Term<'a>,
     max_size: Term<'a>,
+    dictionaries: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let mut coding = match new_decoder(format, max_size, true, data.len())? {
+    let dictionaries = decode_dictionaries(dictionaries)?;
+    let mut coding = match new_decoder(format, max_size, true, data.len(), dictionaries)? {
         Ok(coding) => coding,
         Err(error) => return Ok(error.term(env)),
     };
@@ -366,10 +434,11 @@ fn decompress_one<'a>(
 }
 
 twin_nifs! {
-    /// `decompress(binary, format | nil, max_size | nil | :infinity)` -> `{:done, output}`;
-    /// `{:cont, decoder, from}` when the work does not fit one call (feed `binary[from..]` to
-    /// the decoder, then finish it); `{:cont, nil, nil}` from the normal twin when its first
-    /// step would not fit (call the dirty twin); or `{:error, {...}}`.
-    fn decompress / decompress_dirty(data: Binary<'a>, format: Term<'a>, max_size: Term<'a>)
-        = decompress_one(data, format, max_size);
+    /// `decompress(binary, format | nil, max_size | nil | :infinity, dictionaries)` ->
+    /// `{:done, output}`; `{:cont, decoder, from}` when the work does not fit one call (feed
+    /// `binary[from..]` to the decoder, then finish it); `{:cont, nil, nil}` from the normal
+    /// twin when its first step would not fit (call the dirty twin); or `{:error, {...}}`.
+    /// `dictionaries` is a list of dictionary resources zstd frames may name.
+    fn decompress / decompress_dirty(data: Binary<'a>, format: Term<'a>, max_size: Term<'a>, dictionaries: Term<'a>)
+        = decompress_one(data, format, max_size, dictionaries);
 }

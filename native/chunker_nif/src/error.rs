@@ -107,6 +107,10 @@ impl From<&CompressionError> for NativeError {
                 .with("format", Detail::Atom(expected.name()))
                 .with("found", Detail::Atom(format_name(*found)))
                 .with("offset", Detail::Integer(*offset)),
+            CompressionError::DictionaryRequired { id }
+            | CompressionError::UnknownDictionary { id } => {
+                base.with("id", Detail::Integer(u64::from(*id)))
+            }
             CompressionError::Finished => Self::finished(),
             _ => base,
         }

@@ -22,6 +22,7 @@ mod binary_sink;
 mod chunking;
 mod codec;
 mod compression;
+mod dictionary;
 mod error;
 mod exclusive;
 mod file;

@@ -306,6 +306,9 @@ pub enum Work {
     Hash(HashAlgorithm),
     /// Compressing at a level (`None`: the format's default).
     Compress(Format, Option<Level>),
+    /// zstd with worker threads or a long window, at a level: a context of its own each time,
+    /// and steps that hand work to zstd's threads, so its costs are learned apart.
+    CompressOwn(Option<Level>),
     /// Decompressing, counted in bytes of output.
     Decompress(Format),
     /// Parsing a NAR.
@@ -321,7 +324,7 @@ impl Work {
     /// sets up tens of megabytes of tables) that no size bounds, so it is never probed there.
     pub fn probe(self) -> usize {
         match self {
-            Work::Compress(..) => 0,
+            Work::Compress(..) | Work::CompressOwn(_) => 0,
             Work::Decompress(_) => 0,
             _ => 16 * 1024,
         }
@@ -333,7 +336,7 @@ impl Work {
     /// estimated at a quarter of the time left is started whole.
     fn margin(self, normal: bool) -> u32 {
         match self {
-            Work::Compress(..) if normal => 4,
+            Work::Compress(..) | Work::CompressOwn(_) if normal => 4,
             _ => 1,
         }
     }
@@ -377,6 +380,9 @@ impl Work {
             Work::Compress(format, level) => {
                 CHUNK_SLOTS + 8 + format.index() * LEVELS + level_index(format, level)
             }
+            Work::CompressOwn(level) => {
+                CHUNK_SLOTS + 8 + 4 * LEVELS + level_index(Format::Zstd, level)
+            }
         }
     }
 }
@@ -389,7 +395,7 @@ const AVGS: usize = 24;
 const CHUNK_SLOTS: usize = 3 * 3 * HASHES * AVGS;
 /// Level slots per format: zstd's negative levels share one, then 0..=22.
 const LEVELS: usize = 24;
-const SLOTS: usize = CHUNK_SLOTS + 8 + 4 * LEVELS;
+const SLOTS: usize = CHUNK_SLOTS + 8 + 5 * LEVELS;
 
 fn level_index(format: Format, level: Option<Level>) -> usize {
     let value = level.unwrap_or_else(|| Level::default_for(format)).value();

@@ -1,8 +1,9 @@
 //! Many independent items at once, on rayon's pool.
 
+use super::dictionary::ZstdOptions;
 use super::error::CompressionError;
 use super::format::{Format, Level};
-use super::oneshot::{compress_to, decompress_to};
+use super::oneshot::{compress_with, decompress_to};
 use super::sink::{Sink, VecSink};
 
 /// Below this many input bytes in all, a batch runs on the calling thread: handing work to
@@ -33,8 +34,20 @@ pub fn compress_many_to<S: Sink + Send>(
     format: Format,
     level: Option<Level>,
 ) -> Vec<Result<(), CompressionError>> {
+    compress_many_with(items, sinks, format, level, &ZstdOptions::default())
+}
+
+/// Like [`compress_many_to`], with zstd's options (a dictionary is prepared once and shared
+/// by every item).
+pub fn compress_many_with<S: Sink + Send>(
+    items: &[&[u8]],
+    sinks: &mut [S],
+    format: Format,
+    level: Option<Level>,
+    options: &ZstdOptions,
+) -> Vec<Result<(), CompressionError>> {
     run_many(items, sinks, |item, sink| {
-        compress_to(item, format, level, sink)
+        compress_with(item, format, level, options, sink)
     })
 }
 

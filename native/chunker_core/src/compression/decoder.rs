@@ -1,7 +1,10 @@
 //! Push-style decompression with a size limit and a per-call output budget.
 
 use super::bzip2::Bzip2Decoder;
+use std::sync::Arc;
+
 use super::codec::{Output, Progress, Step};
+use super::dictionary::Dictionary;
 use super::error::CompressionError;
 use super::format::{detect, is_skippable_magic, read_u32_le, Detected, Format};
 use super::lz4::Lz4Decoder;
@@ -67,6 +70,8 @@ pub struct Decoder {
     total_out: u64,
     limit: u64,
     reserve_cap: usize,
+    /// The zstd dictionaries frames may name (handed to the codec when it is made).
+    dictionaries: Vec<Arc<Dictionary>>,
     failed: Option<CompressionError>,
     finished: bool,
 }
@@ -124,9 +129,20 @@ impl Decoder {
             total_out: 0,
             limit,
             reserve_cap: 0,
+            dictionaries: Vec::new(),
             failed: None,
             finished: false,
         }
+    }
+
+    /// Gives the decoder the zstd dictionaries frames may have been compressed with: a frame
+    /// that records a dictionary id is decoded with the one of these that has it, and fails
+    /// with [`CompressionError::UnknownDictionary`] if none has
+    /// ([`CompressionError::DictionaryRequired`] when none were given). Call it before the
+    /// first [`decode`](Self::decode).
+    pub fn with_dictionaries(mut self, dictionaries: Vec<Arc<Dictionary>>) -> Self {
+        self.dictionaries = dictionaries;
+        self
     }
 
     /// Lets the decoder reserve output up front when a frame declares its size (zstd, LZ4),
@@ -344,7 +360,7 @@ impl Decoder {
         }
         let head = std::mem::take(head);
         self.stage = Stage::Codec {
-            kind: Box::new(Kind::new(format)?),
+            kind: Box::new(Kind::new(format, std::mem::take(&mut self.dictionaries))?),
             head,
         };
         self.format = Some(format);
@@ -408,9 +424,9 @@ fn skip_skippable_frames(mut data: &[u8]) -> &[u8] {
 }
 
 impl Kind {
-    fn new(format: Format) -> Result<Self, CompressionError> {
+    fn new(format: Format, dictionaries: Vec<Arc<Dictionary>>) -> Result<Self, CompressionError> {
         Ok(match format {
-            Format::Zstd => Kind::Zstd(ZstdDecoder::new()?),
+            Format::Zstd => Kind::Zstd(ZstdDecoder::new(dictionaries)?),
             Format::Lz4 => Kind::Lz4(Lz4Decoder::new()),
             Format::Xz => Kind::Xz(XzDecoder::new()?),
             Format::Bzip2 => Kind::Bzip2(Bzip2Decoder::new()),

@@ -2,6 +2,7 @@
 
 use super::bzip2::Bzip2Encoder;
 use super::codec::{drive_finish, drive_update};
+use super::dictionary::ZstdOptions;
 use super::error::CompressionError;
 use super::format::{Format, Level};
 use super::lz4::Lz4Encoder;
@@ -40,6 +41,16 @@ pub struct Encoder {
     finished: bool,
 }
 
+/// Refuses zstd's own options for another format.
+pub(crate) fn only_zstd(format: Format, options: &ZstdOptions) -> Result<(), CompressionError> {
+    if format == Format::Zstd || options.is_plain() {
+        return Ok(());
+    }
+    Err(CompressionError::InvalidOptions(format!(
+        "dictionary, workers and long are zstd options, not {format}'s"
+    )))
+}
+
 /// A generous bound on a frame's size for `size` bytes of input: the output buffer then
 /// grows once, not repeatedly (each growth can move it, and touch new pages).
 fn output_bound(format: Format, size: u64) -> usize {
@@ -66,9 +77,21 @@ impl Encoder {
         level: Option<Level>,
         size: Option<u64>,
     ) -> Result<Self, CompressionError> {
+        Self::with_options(format, level, size, &ZstdOptions::default())
+    }
+
+    /// Like [`Encoder::with_size`], with zstd's dictionary, worker threads or long-distance
+    /// matching; other formats refuse them ([`CompressionError::InvalidOptions`]).
+    pub fn with_options(
+        format: Format,
+        level: Option<Level>,
+        size: Option<u64>,
+        options: &ZstdOptions,
+    ) -> Result<Self, CompressionError> {
         let value = Level::resolve(format, level)?;
+        only_zstd(format, options)?;
         let kind = match format {
-            Format::Zstd => Kind::Zstd(ZstdEncoder::new(value, size)?),
+            Format::Zstd => Kind::Zstd(ZstdEncoder::new(value, size, options)?),
             Format::Lz4 => Kind::Lz4(match size.and_then(|s| usize::try_from(s).ok()) {
                 Some(len) => Lz4Encoder::for_length(len),
                 None => Lz4Encoder::new(),

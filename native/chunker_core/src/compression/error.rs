@@ -44,13 +44,30 @@ pub enum CompressionError {
     OutOfMemory,
     /// The encoder or decoder was used after it finished.
     Finished,
+    /// Bytes given as a zstd dictionary are not one, or its tables do not load.
+    InvalidDictionary(String),
+    /// A zstd frame needs the dictionary with this id, and no dictionaries were given.
+    DictionaryRequired {
+        /// The id the frame records.
+        id: u32,
+    },
+    /// A zstd frame needs the dictionary with this id, which is not among those given.
+    UnknownDictionary {
+        /// The id the frame records.
+        id: u32,
+    },
+    /// Too few samples, or samples too small, for zstd's dictionary trainer.
+    NotEnoughSamples(String),
+    /// zstd's dictionary trainer failed on the samples.
+    TrainingFailed(String),
 }
 
 impl CompressionError {
     /// The reason as a short name: `invalid_options`, `unknown_format`, `format_mismatch`,
     /// `unsupported_format`,
     /// `size_exceeded`, `truncated`, `trailing_data`, `corrupt`, `memory_limit`,
-    /// `out_of_memory`, `finished`.
+    /// `out_of_memory`, `finished`, `invalid_dictionary`, `dictionary_required`,
+    /// `unknown_dictionary`, `not_enough_samples`, `training_failed`.
     pub fn reason(&self) -> &'static str {
         match self {
             CompressionError::InvalidOptions(_) => "invalid_options",
@@ -64,6 +81,11 @@ impl CompressionError {
             CompressionError::MemoryLimit(_) => "memory_limit",
             CompressionError::OutOfMemory => "out_of_memory",
             CompressionError::Finished => "finished",
+            CompressionError::InvalidDictionary(_) => "invalid_dictionary",
+            CompressionError::DictionaryRequired { .. } => "dictionary_required",
+            CompressionError::UnknownDictionary { .. } => "unknown_dictionary",
+            CompressionError::NotEnoughSamples(_) => "not_enough_samples",
+            CompressionError::TrainingFailed(_) => "training_failed",
         }
     }
 }
@@ -106,6 +128,20 @@ impl fmt::Display for CompressionError {
             CompressionError::MemoryLimit(detail) => write!(f, "memory limit: {detail}"),
             CompressionError::OutOfMemory => f.write_str("out of memory"),
             CompressionError::Finished => f.write_str("already finished"),
+            CompressionError::InvalidDictionary(detail) => {
+                write!(f, "invalid dictionary: {detail}")
+            }
+            CompressionError::DictionaryRequired { id } => write!(
+                f,
+                "the zstd frame was compressed with dictionary {id}: pass it in :dictionaries"
+            ),
+            CompressionError::UnknownDictionary { id } => write!(
+                f,
+                "the zstd frame was compressed with dictionary {id}, which is not among the \
+                 dictionaries given"
+            ),
+            CompressionError::NotEnoughSamples(detail)
+            | CompressionError::TrainingFailed(detail) => f.write_str(detail),
         }
     }
 }

@@ -11,6 +11,8 @@
 //!   caller can bound the work of each call.
 //! - [`compress_many`] / [`decompress_many`]: batches on rayon's pool.
 //! - [`detect`]: the format of a buffer, from its magic bytes.
+//! - [`Dictionary`] / [`train_dictionary`] / [`ZstdOptions`]: zstd dictionaries, worker
+//!   threads and long-distance matching.
 //! - [`adaptive`]: compress only what is worth compressing.
 
 pub mod adaptive;
@@ -18,6 +20,7 @@ mod batch;
 mod bzip2;
 mod codec;
 mod decoder;
+mod dictionary;
 mod encoder;
 mod error;
 mod format;
@@ -27,14 +30,19 @@ mod sink;
 mod xz;
 mod zstd;
 
-pub use batch::{compress_many, compress_many_to, decompress_many, decompress_many_to};
+pub use batch::{
+    compress_many, compress_many_to, compress_many_with, decompress_many, decompress_many_to,
+};
 pub use codec::Step;
 pub use decoder::Decoder;
+pub use dictionary::{
+    train as train_dictionary, Dictionary, ZstdOptions, DEFAULT_DICTIONARY_SIZE, MIN_SAMPLES,
+};
 pub use encoder::Encoder;
 pub use error::CompressionError;
 pub use format::{detect, Detected, Format, Level};
 pub use oneshot::{
-    compress, compress_into, compress_to, decompress, decompress_into, decompress_to,
+    compress, compress_into, compress_to, compress_with, decompress, decompress_into, decompress_to,
 };
 pub use sink::{grown_capacity, Sink, VecSink};
 

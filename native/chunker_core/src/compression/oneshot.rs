@@ -1,7 +1,8 @@
 //! Compressing and decompressing whole inputs held in memory.
 
 use super::decoder::Decoder;
-use super::encoder::Encoder;
+use super::dictionary::ZstdOptions;
+use super::encoder::{only_zstd, Encoder};
 use super::error::CompressionError;
 use super::format::{Format, Level};
 use super::sink::{Sink, VecSink};
@@ -46,6 +47,41 @@ pub fn compress_to(
     level: Option<Level>,
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
+    compress_with(data, format, level, &ZstdOptions::default(), sink)
+}
+
+/// Like [`compress_to`], with zstd's dictionary, worker threads or long-distance matching
+/// (other formats refuse them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use chunker_core::compression::{compress_with, train_dictionary, Decoder, Dictionary, Format, VecSink, ZstdOptions};
+/// let samples: Vec<Vec<u8>> = (0..100u32)
+///     .map(|i| format!("{{\"id\": {i}, \"name\": \"user {i}\", \"active\": true}}").into_bytes())
+///     .collect();
+/// let refs: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+/// let dictionary = Arc::new(Dictionary::new(&train_dictionary(&refs, 4096).unwrap()).unwrap());
+/// let options = ZstdOptions { dictionary: Some(Arc::clone(&dictionary)), ..Default::default() };
+/// let record = br#"{"id": 1000, "name": "user 1000", "active": true}"#;
+/// let mut frame = Vec::new();
+/// compress_with(record, Format::Zstd, None, &options, &mut VecSink::new(&mut frame)).unwrap();
+///
+/// let mut out = Vec::new();
+/// let mut sink = VecSink::new(&mut out);
+/// let mut decoder = Decoder::new(Format::Zstd, 1 << 20).with_dictionaries(vec![dictionary]);
+/// decoder.decode(&frame, &mut sink, usize::MAX).unwrap();
+/// decoder.finish(&mut sink).unwrap();
+/// sink.finish();
+/// assert_eq!(out, record);
+/// ```
+pub fn compress_with(
+    data: &[u8],
+    format: Format,
+    level: Option<Level>,
+    options: &ZstdOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    only_zstd(format, options)?;
     span!(
         "chunker.compress",
         bytes = data.len(),
@@ -54,7 +90,7 @@ pub fn compress_to(
     #[cfg(feature = "metrics")]
     let before = sink.written();
     let oneshot = match format {
-        Format::Zstd => zstd::compress_oneshot(data, Level::resolve(format, level)?, sink),
+        Format::Zstd => zstd::compress_oneshot(data, Level::resolve(format, level)?, options, sink),
         Format::Lz4 => {
             Level::resolve(format, level)?;
             lz4::compress_oneshot(data, sink)

@@ -1,15 +1,18 @@
 //! Zstandard, through `zstd-safe` (the reference C library).
 //!
 //! One-shot compression reuses one compression context per thread: creating a context
-//! allocates its tables, which costs more than compressing a small chunk.
+//! allocates its tables, which costs more than compressing a small chunk. Worker threads and
+//! long windows get a context of their own (their threads and 128 MiB windows are not worth
+//! keeping for the next small chunk).
 
 use std::cell::RefCell;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use zstd_safe::zstd_sys::ZSTD_EndDirective;
-use zstd_safe::{CCtx, CParameter, DCtx, InBuffer, OutBuffer};
+use zstd_safe::{CCtx, CDict, CParameter, DCtx, InBuffer, OutBuffer, ResetDirective};
 
 use super::codec::{Output, Progress, Step};
+use super::dictionary::{Dictionary, ZstdOptions};
 use super::error::CompressionError;
 use super::format::{is_skippable_magic, is_zstd_magic};
 use super::sink::Sink;
@@ -56,12 +59,26 @@ fn error(code: usize) -> CompressionError {
     CompressionError::Corrupt(zstd_safe::get_error_name(code).to_string())
 }
 
-fn configure(cctx: &mut CCtx<'_>, level: i32) -> Result<(), CompressionError> {
-    let params = [
+/// The window `zstd --long` uses: 128 MiB, the largest decoders accept without being told.
+const LONG_WINDOW_LOG: u32 = 27;
+
+fn configure(
+    cctx: &mut CCtx<'_>,
+    level: i32,
+    options: &ZstdOptions,
+) -> Result<(), CompressionError> {
+    let mut params = vec![
         CParameter::CompressionLevel(level),
         // The zstd tool writes a content checksum by default; so do we.
         CParameter::ChecksumFlag(true),
     ];
+    if options.long {
+        params.push(CParameter::EnableLongDistanceMatching(true));
+        params.push(CParameter::WindowLog(LONG_WINDOW_LOG));
+    }
+    if options.workers > 0 {
+        params.push(CParameter::NbWorkers(options.workers));
+    }
     for param in params {
         cctx.set_parameter(param).map_err(|code| {
             CompressionError::InvalidOptions(zstd_safe::get_error_name(code).to_string())
@@ -70,42 +87,98 @@ fn configure(cctx: &mut CCtx<'_>, level: i32) -> Result<(), CompressionError> {
     Ok(())
 }
 
+/// Attaches a prepared dictionary to a context of the shared pools (whose lifetime is
+/// `'static`).
+fn attach(cctx: &mut CCtx<'static>, cdict: &Arc<CDict<'static>>) -> Result<(), CompressionError> {
+    // SAFETY: zstd keeps a pointer to the CDict in the context, which is why `ref_cdict`
+    // asks for a borrow as long as the context's lifetime. The CDict lives in an `Arc` (its
+    // address never moves) that every caller of `attach` holds until it has reset the context
+    // with `ResetDirective::SessionAndParameters` (which drops zstd's pointer) or dropped the
+    // context: the one-shot path resets right after compressing, and `ZstdEncoder` keeps the
+    // `Arc` in a field and resets or drops the context in its `Drop`. Neither a reset nor
+    // freeing a context reads a referenced CDict, so a context left attached by an unwinding
+    // panic is still only reset (before its next use) or freed.
+    let cdict: &'static CDict<'static> = unsafe { &*Arc::as_ptr(cdict) };
+    cctx.ref_cdict(cdict).map(drop).map_err(error)
+}
+
+/// The prepared dictionary for `level`, if `options` name a dictionary.
+fn cdict_for(
+    options: &ZstdOptions,
+    level: i32,
+) -> Result<Option<Arc<CDict<'static>>>, CompressionError> {
+    options
+        .dictionary
+        .as_ref()
+        .map(|dictionary| dictionary.cdict(level))
+        .transpose()
+}
+
 /// Compresses all of `data` as one frame (with its content size) into `sink`.
 pub(crate) fn compress_oneshot(
     data: &[u8],
     level: i32,
+    options: &ZstdOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), CompressionError> {
+    let cdict = cdict_for(options, level)?;
+    if options.needs_own_context() {
+        let mut cctx = CCtx::try_create().ok_or(CompressionError::OutOfMemory)?;
+        return compress_with(&mut cctx, data, level, options, cdict.as_ref(), sink);
+    }
     CCTX.with(|cell| {
         let mut slot = cell
             .try_borrow_mut()
             .map_err(|_| CompressionError::OutOfMemory)?;
         let cctx = slot.get_or_insert_with(CCtx::create);
-        cctx.reset(zstd_safe::ResetDirective::SessionAndParameters)
-            .map_err(error)?;
-        configure(cctx, level)?;
-        let bound = zstd_safe::compress_bound(data.len());
-        let start = sink.written();
-        let room = sink.spare(bound, start.saturating_add(bound))?;
-        let written = cctx.compress2(room, data).map_err(error)?;
-        sink.commit(written);
-        Ok(())
+        let result = compress_with(cctx, data, level, options, cdict.as_ref(), sink);
+        if cdict.is_some() {
+            // Drops zstd's pointer to the dictionary (see `attach`).
+            cctx.reset(ResetDirective::SessionAndParameters)
+                .map_err(error)?;
+        }
+        result
     })
+}
+
+fn compress_with(
+    cctx: &mut CCtx<'static>,
+    data: &[u8],
+    level: i32,
+    options: &ZstdOptions,
+    cdict: Option<&Arc<CDict<'static>>>,
+    sink: &mut dyn Sink,
+) -> Result<(), CompressionError> {
+    cctx.reset(ResetDirective::SessionAndParameters)
+        .map_err(error)?;
+    configure(cctx, level, options)?;
+    if let Some(cdict) = cdict {
+        attach(cctx, cdict)?;
+    }
+    let bound = zstd_safe::compress_bound(data.len());
+    let start = sink.written();
+    let room = sink.spare(bound, start.saturating_add(bound))?;
+    let written = cctx.compress2(room, data).map_err(error)?;
+    sink.commit(written);
+    Ok(())
 }
 
 /// A streaming zstd compressor.
 pub(crate) struct ZstdEncoder {
-    /// Always `Some` until dropped (then returned to the pool).
+    /// Always `Some` until dropped (then returned to the pool, or freed).
     cctx: Option<CCtx<'static>>,
+    /// Whether the context goes back to the pool (not one with worker threads or a long
+    /// window).
+    pooled: bool,
+    /// The dictionary the context refers to, kept alive as long as it does (see `attach`).
+    _cdict: Option<Arc<CDict<'static>>>,
 }
 
 impl Drop for ZstdEncoder {
     fn drop(&mut self) {
         if let Some(mut cctx) = self.cctx.take() {
-            if cctx
-                .reset(zstd_safe::ResetDirective::SessionAndParameters)
-                .is_ok()
-            {
+            // Resetting drops zstd's pointer to the dictionary before `_cdict` goes.
+            if cctx.reset(ResetDirective::SessionAndParameters).is_ok() && self.pooled {
                 give_back(&CCTX_POOL, cctx);
             }
         }
@@ -115,13 +188,34 @@ impl Drop for ZstdEncoder {
 impl ZstdEncoder {
     /// `size`, when known, goes into the frame header and tunes the parameters, as one-shot
     /// compression does.
-    pub(crate) fn new(level: i32, size: Option<u64>) -> Result<Self, CompressionError> {
-        let mut cctx = take(&CCTX_POOL, CCtx::try_create)?;
-        configure(&mut cctx, level)?;
+    pub(crate) fn new(
+        level: i32,
+        size: Option<u64>,
+        options: &ZstdOptions,
+    ) -> Result<Self, CompressionError> {
+        let cdict = cdict_for(options, level)?;
+        let pooled = !options.needs_own_context();
+        let cctx = if pooled {
+            take(&CCTX_POOL, CCtx::try_create)?
+        } else {
+            CCtx::try_create().ok_or(CompressionError::OutOfMemory)?
+        };
+        // The encoder owns the context from here on, so an error below resets it in `drop`
+        // (see `attach`).
+        let mut encoder = Self {
+            cctx: Some(cctx),
+            pooled,
+            _cdict: cdict,
+        };
+        let cctx = encoder.cctx.as_mut().ok_or(CompressionError::Finished)?;
+        configure(cctx, level, options)?;
+        if let Some(cdict) = &encoder._cdict {
+            attach(cctx, cdict)?;
+        }
         if size.is_some() {
             cctx.set_pledged_src_size(size).map_err(error)?;
         }
-        Ok(Self { cctx: Some(cctx) })
+        Ok(encoder)
     }
 
     pub(crate) fn update(
@@ -166,18 +260,154 @@ pub(crate) struct ZstdDecoder {
     dctx: Option<DCtx<'static>>,
     /// Inside a frame: bytes of it were given to the context and it has not ended.
     in_frame: bool,
+    /// The start of the next frame, gathered up to the end of its header before zstd sees
+    /// it: the header names the dictionary to decode it with.
+    head: Vec<u8>,
+    /// The dictionaries frames may name.
+    dictionaries: Vec<Arc<Dictionary>>,
+    /// The id of the dictionary attached to the context, if any.
+    attached: Option<u32>,
     frames: u64,
     consumed: u64,
 }
 
+/// The bytes of a zstd frame that say how long its header is: the magic number and the
+/// frame header descriptor.
+const HEAD_PREFIX: usize = 5;
+
+/// The length of a zstd frame header, magic number included, from its first five bytes
+/// (RFC 8878, 3.1.1.1): the descriptor says which optional fields follow.
+fn header_len(head: &[u8]) -> Option<usize> {
+    let descriptor = *head.get(4)?;
+    let single_segment = descriptor & 0x20 != 0;
+    let dictionary_id = [0, 1, 2, 4].get(usize::from(descriptor & 3)).copied()?;
+    let content_size = match descriptor >> 6 {
+        0 => usize::from(single_segment),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    Some(HEAD_PREFIX + usize::from(!single_segment) + dictionary_id + content_size)
+}
+
+/// The dictionary id a whole zstd frame header records (0: none).
+fn header_dictionary_id(header: &[u8]) -> u32 {
+    let Some(&descriptor) = header.get(4) else {
+        return 0;
+    };
+    let at = HEAD_PREFIX + usize::from(descriptor & 0x20 == 0);
+    let size = [0, 1, 2, 4]
+        .get(usize::from(descriptor & 3))
+        .copied()
+        .unwrap_or(0);
+    header
+        .get(at..at + size)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .fold(0u32, |id, &byte| (id << 8) | u32::from(byte))
+}
+
 impl ZstdDecoder {
-    pub(crate) fn new() -> Result<Self, CompressionError> {
+    /// A decoder that decodes frames naming a dictionary with the one of `dictionaries` that
+    /// has its id.
+    pub(crate) fn new(dictionaries: Vec<Arc<Dictionary>>) -> Result<Self, CompressionError> {
         Ok(Self {
             dctx: Some(take(&DCTX_POOL, DCtx::try_create)?),
             in_frame: false,
+            head: Vec::new(),
+            dictionaries,
+            attached: None,
             frames: 0,
             consumed: 0,
         })
+    }
+
+    /// Gathers the next frame's header from `rest` (`pos` bytes of this call's input were
+    /// used before it) and, once it is whole, attaches the dictionary it names and hands it
+    /// to zstd. Returns the bytes of `rest` it took, and whether the frame has begun.
+    fn begin_frame(
+        &mut self,
+        rest: &[u8],
+        pos: usize,
+        out: &mut Output<'_>,
+    ) -> Result<(usize, bool), CompressionError> {
+        let start = (self.consumed + pos as u64).saturating_sub(self.head.len() as u64);
+        if self.head.is_empty() && !could_start_frame(rest) {
+            return Err(CompressionError::TrailingData { offset: start });
+        }
+        let mut taken = 0;
+        let mut top_up = |head: &mut Vec<u8>, to: usize| {
+            let more = to.saturating_sub(head.len()).min(rest.len() - taken);
+            head.extend_from_slice(rest.get(taken..taken + more).unwrap_or_default());
+            taken += more;
+            head.len() >= to
+        };
+        if !top_up(&mut self.head, HEAD_PREFIX) {
+            return Ok((taken, false));
+        }
+        let skippable = is_skippable_magic(&self.head);
+        if !skippable {
+            if !is_zstd_magic(&self.head) {
+                return Err(CompressionError::TrailingData { offset: start });
+            }
+            let len = header_len(&self.head).unwrap_or(HEAD_PREFIX);
+            if !top_up(&mut self.head, len) {
+                return Ok((taken, false));
+            }
+            self.select(header_dictionary_id(&self.head))?;
+            if let Ok(Some(size)) = zstd_safe::get_frame_content_size(&self.head) {
+                out.reserve(size)?;
+            }
+        }
+        // A header (or a skippable frame's first bytes) produces no output: zstd takes it
+        // all into its own buffer.
+        let head = std::mem::take(&mut self.head);
+        let dctx = self.dctx.as_mut().ok_or(CompressionError::Finished)?;
+        let mut inb = InBuffer::around(&head);
+        let mut nothing = [0u8; 0];
+        let mut outb = OutBuffer::around(&mut nothing[..]);
+        while inb.pos() < head.len() {
+            let before = inb.pos();
+            dctx.decompress_stream(&mut outb, &mut inb).map_err(error)?;
+            if inb.pos() == before {
+                return Err(CompressionError::Corrupt(
+                    "zstd made no progress".to_string(),
+                ));
+            }
+        }
+        Ok((taken, true))
+    }
+
+    /// Attaches the dictionary with `id` (none for 0) to the context for the next frame.
+    fn select(&mut self, id: u32) -> Result<(), CompressionError> {
+        if self.attached == Some(id) || (id == 0 && self.attached.is_none()) {
+            return Ok(());
+        }
+        let dctx = self.dctx.as_mut().ok_or(CompressionError::Finished)?;
+        // Between frames: this drops any dictionary attached before.
+        dctx.reset(ResetDirective::SessionAndParameters)
+            .map_err(error)?;
+        self.attached = None;
+        if id == 0 {
+            return Ok(());
+        }
+        let Some(dictionary) = self.dictionaries.iter().find(|d| d.id() == id) else {
+            return Err(if self.dictionaries.is_empty() {
+                CompressionError::DictionaryRequired { id }
+            } else {
+                CompressionError::UnknownDictionary { id }
+            });
+        };
+        // SAFETY: as in `attach`: the DDict lives inside an `Arc<Dictionary>` this decoder
+        // holds in `dictionaries` for as long as it holds the context, and the context is
+        // reset (dropping zstd's pointer) before it goes back to the pool in `drop`, or
+        // here before another dictionary is attached.
+        let ddict: &'static zstd_safe::DDict<'static> =
+            unsafe { &*(dictionary.ddict() as *const _) };
+        dctx.ref_ddict(ddict).map_err(error)?;
+        self.attached = Some(id);
+        Ok(())
     }
 
     pub(crate) fn decode(&mut self, input: &[u8], out: &mut Output<'_>) -> Progress {
@@ -188,15 +418,13 @@ impl ZstdDecoder {
                 if rest.is_empty() {
                     return Ok(self.step_done(pos, false));
                 }
-                if !could_start_frame(rest) {
-                    return Err(CompressionError::TrailingData {
-                        offset: self.consumed + pos as u64,
-                    });
-                }
-                if let Ok(Some(size)) = zstd_safe::get_frame_content_size(rest) {
-                    out.reserve(size)?;
+                let (taken, begun) = self.begin_frame(rest, pos, out)?;
+                pos += taken;
+                if !begun {
+                    return Ok(self.step_done(pos, false));
                 }
                 self.in_frame = true;
+                continue;
             }
             if out.budget_spent() {
                 return Ok(self.step_done(pos, true));
@@ -228,6 +456,9 @@ impl ZstdDecoder {
     }
 
     pub(crate) fn finish(&mut self, out: &mut Output<'_>) -> Result<(), CompressionError> {
+        if !self.head.is_empty() {
+            return Err(CompressionError::Truncated);
+        }
         // Flush what the context may still hold for a frame whose input was all given.
         while self.in_frame {
             let room = out.room(DECODE_STEP)?;
@@ -282,4 +513,39 @@ fn could_start_frame(rest: &[u8]) -> bool {
             Some((first, tail)) => first & 0xF0 == 0x50 && skippable_tail.starts_with(tail),
             None => true,
         }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame header: the magic number, `descriptor`, then `fields` (RFC 8878, 3.1.1.1).
+    fn header(descriptor: u8, fields: &[u8]) -> Vec<u8> {
+        let mut header = vec![0x28, 0xB5, 0x2F, 0xFD, descriptor];
+        header.extend_from_slice(fields);
+        header
+    }
+
+    #[test]
+    fn header_lengths_and_dictionary_ids_follow_the_descriptor() {
+        // Single segment, a 4-byte id, a 1-byte content size: no window byte.
+        let h = header(0x23, &[0x78, 0x56, 0x34, 0x12, 9]);
+        assert_eq!(header_len(&h), Some(h.len()));
+        assert_eq!(header_dictionary_id(&h), 0x1234_5678);
+        // A window byte, a 2-byte id, an 8-byte content size.
+        let h = header(0xC2, &[0x50, 0x34, 0x12, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(header_len(&h), Some(h.len()));
+        assert_eq!(header_dictionary_id(&h), 0x1234);
+        // A window byte, a 1-byte id, no content size.
+        let h = header(0x01, &[0x50, 0xAB]);
+        assert_eq!(header_len(&h), Some(h.len()));
+        assert_eq!(header_dictionary_id(&h), 0xAB);
+        // No id at all.
+        let h = header(0x20, &[7]);
+        assert_eq!(header_len(&h), Some(h.len()));
+        assert_eq!(header_dictionary_id(&h), 0);
+        // Too short to tell.
+        assert_eq!(header_len(&h[..4]), None);
+        assert_eq!(header_dictionary_id(&h[..4]), 0);
+    }
 }
