@@ -90,7 +90,8 @@ defmodule Chunker.Cluster do
 
   @doc """
   `Chunker.Compression.compress_many/3` over the nodes: one `{:ok, binary}` or `{:error,
-  error}` per item, in order. Compression options (`level:`) are checked here first.
+  error}` per item, in order. Compression options (`level:`) are checked here first;
+  `dictionary:` is refused (a loaded dictionary belongs to its node).
   """
   @spec compress_many([iodata()], Compression.format(), keyword()) ::
           {:ok, [{:ok, binary()} | {:error, Error.t()}]} | {:error, Error.t()}
@@ -194,6 +195,18 @@ defmodule Chunker.Cluster do
 
   defp operation!({:compress, format, opts}) do
     [] = ok!(Compression.compress_many([], format, opts))
+
+    # A loaded dictionary is a resource of this VM: another node could not use it.
+    if opts[:dictionary] do
+      raise Error.new(
+              :invalid_options,
+              "dictionary: is not supported across nodes (a Chunker.Compression.Dictionary " <>
+                "belongs to the node that loaded it); call Compression.compress_many/3 on each " <>
+                "node with a dictionary loaded there",
+              %{option: :dictionary}
+            )
+    end
+
     {{:compress, format, opts}, &binary!/1, &byte_size/1, 1_000}
   end
 

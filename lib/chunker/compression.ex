@@ -56,7 +56,8 @@ defmodule Chunker.Compression do
       each frame with the one whose id it records. A frame that needs a dictionary none was
       given for is `:dictionary_required` (no `dictionaries:`) or `:unknown_dictionary` (not
       among them), with its id in `details.id`. Frames are what `zstd -D dict` writes and
-      reads. Whether a dictionary pays depends on the data and the chunk size: measure it
+      reads (frames written with `--no-dictID` record no id: they cannot be matched to their
+      dictionary, and fail as `:corrupt`). Whether a dictionary pays depends on the data and the chunk size: measure it
       (`mix run bench/dictionary.exs` on your data).
     * `workers:` zstd's own threads compressing one large input's jobs at once (`zstd -T`);
       0, the default, compresses on the calling scheduler's thread. For large single inputs
@@ -364,7 +365,7 @@ defmodule Chunker.Compression do
           {:ok, Chunker.Compression.Dictionary.t()} | {:error, Error.t()}
   def train_dictionary(samples, opts \\ []) do
     with :ok <- Chunker.Options.check_keys(opts, [:size, :level]),
-         {:ok, size} <- dictionary_size(Keyword.get(opts, :size, 112_640)),
+         {:ok, size} <- dictionary_size(Keyword.get(opts, :size) || 112_640),
          {:ok, %{level: level}} <- Options.validate(Keyword.delete(opts, :size), [:level]) do
       binaries = Enum.map(samples, &sample!/1)
       reference = make_ref()

@@ -40,6 +40,13 @@ defmodule Chunker.ClusterTest do
 
     assert {:error, %Chunker.Error{reason: :invalid_options}} =
              Cluster.compress_many(items, :zstd, level: 99, nodes: peers)
+
+    # A dictionary belongs to the node that loaded it: refused, not sent.
+    samples = for i <- 1..100, do: "sample #{i} " <> String.duplicate("abc", rem(i, 7) + 3)
+    dictionary = Compression.train_dictionary!(samples, size: 1_024)
+
+    assert {:error, %Chunker.Error{reason: :invalid_options, details: %{option: :dictionary}}} =
+             Cluster.compress_many(items, :zstd, dictionary: dictionary, nodes: peers)
   end
 
   test "chunk_files: each node reads the paths itself; metadata only unless data: true",

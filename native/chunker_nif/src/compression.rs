@@ -86,6 +86,8 @@ pub fn decode_dictionaries(term: Term<'_>) -> NifResult<Vec<Arc<Dictionary>>> {
 pub fn compress_work(format: Format, level: Option<Level>, options: &ZstdOptions) -> Work {
     if options.workers > 0 || options.long {
         Work::CompressOwn(level)
+    } else if options.dictionary.is_some() {
+        Work::CompressDict(level)
     } else {
         Work::Compress(format, level)
     }

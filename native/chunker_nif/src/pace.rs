@@ -309,6 +309,9 @@ pub enum Work {
     /// zstd with worker threads or a long window, at a level: a context of its own each time,
     /// and steps that hand work to zstd's threads, so its costs are learned apart.
     CompressOwn(Option<Level>),
+    /// zstd with a prepared dictionary, at a level: each frame starts by copying or referring
+    /// to the dictionary's tables, a cost plain compression does not have.
+    CompressDict(Option<Level>),
     /// Decompressing, counted in bytes of output.
     Decompress(Format),
     /// Parsing a NAR.
@@ -324,7 +327,7 @@ impl Work {
     /// sets up tens of megabytes of tables) that no size bounds, so it is never probed there.
     pub fn probe(self) -> usize {
         match self {
-            Work::Compress(..) | Work::CompressOwn(_) => 0,
+            Work::Compress(..) | Work::CompressOwn(_) | Work::CompressDict(_) => 0,
             Work::Decompress(_) => 0,
             _ => 16 * 1024,
         }
@@ -336,7 +339,7 @@ impl Work {
     /// estimated at a quarter of the time left is started whole.
     fn margin(self, normal: bool) -> u32 {
         match self {
-            Work::Compress(..) | Work::CompressOwn(_) if normal => 4,
+            Work::Compress(..) | Work::CompressOwn(_) | Work::CompressDict(_) if normal => 4,
             _ => 1,
         }
     }
@@ -383,6 +386,9 @@ impl Work {
             Work::CompressOwn(level) => {
                 CHUNK_SLOTS + 8 + 4 * LEVELS + level_index(Format::Zstd, level)
             }
+            Work::CompressDict(level) => {
+                CHUNK_SLOTS + 8 + 5 * LEVELS + level_index(Format::Zstd, level)
+            }
         }
     }
 }
@@ -395,7 +401,7 @@ const AVGS: usize = 24;
 const CHUNK_SLOTS: usize = 3 * 3 * HASHES * AVGS;
 /// Level slots per format: zstd's negative levels share one, then 0..=22.
 const LEVELS: usize = 24;
-const SLOTS: usize = CHUNK_SLOTS + 8 + 5 * LEVELS;
+const SLOTS: usize = CHUNK_SLOTS + 8 + 6 * LEVELS;
 
 fn level_index(format: Format, level: Option<Level>) -> usize {
     let value = level.unwrap_or_else(|| Level::default_for(format)).value();

@@ -85,10 +85,11 @@ impl Dictionary {
         &self.bytes
     }
 
-    /// True when the compression dictionary for `level` is prepared already.
+    /// True when the compression dictionary for `level` is prepared already (false while
+    /// another thread is adding one: this never waits).
     pub fn is_prepared(&self, level: i32) -> bool {
         self.cdicts
-            .lock()
+            .try_lock()
             .is_ok_and(|cdicts| cdicts.iter().any(|(at, _)| *at == level))
     }
 
@@ -102,18 +103,30 @@ impl Dictionary {
     /// The compression dictionary for `level`, prepared now if it was not yet (which digests
     /// the whole dictionary: milliseconds at high levels).
     pub(crate) fn cdict(&self, level: i32) -> Result<Arc<CDict<'static>>, CompressionError> {
-        let mut cdicts = self.cdicts.lock().map_err(|_| {
-            CompressionError::InvalidDictionary("the dictionary was poisoned".to_owned())
-        })?;
-        if let Some((_, cdict)) = cdicts.iter().find(|(at, _)| *at == level) {
-            return Ok(Arc::clone(cdict));
+        let poisoned =
+            || CompressionError::InvalidDictionary("the dictionary was poisoned".to_owned());
+        let find = |cdicts: &[(i32, Arc<CDict<'static>>)]| {
+            cdicts
+                .iter()
+                .find(|(at, _)| *at == level)
+                .map(|(_, cdict)| Arc::clone(cdict))
+        };
+        if let Some(cdict) = find(&self.cdicts.lock().map_err(|_| poisoned())?) {
+            return Ok(cdict);
         }
-        let cdict = CDict::try_create(&self.bytes, level).ok_or_else(|| {
+        // Made outside the lock: it takes milliseconds at high levels, and the lock is what
+        // every compression with a prepared level takes.
+        let made = CDict::try_create(&self.bytes, level).ok_or_else(|| {
             CompressionError::InvalidDictionary(
                 "zstd could not prepare the dictionary for compressing".to_owned(),
             )
         })?;
-        let cdict = Arc::new(cdict);
+        let mut cdicts = self.cdicts.lock().map_err(|_| poisoned())?;
+        // Another thread may have made the same one meanwhile: keep the first.
+        if let Some(cdict) = find(&cdicts) {
+            return Ok(cdict);
+        }
+        let cdict = Arc::new(made);
         cdicts.push((level, Arc::clone(&cdict)));
         Ok(cdict)
     }
@@ -177,13 +190,20 @@ pub fn train(samples: &[&[u8]], size: usize) -> Result<Vec<u8>, CompressionError
             "samples must be at most 2 GiB in all, got {total} bytes"
         )));
     }
-    let mut buffer = Vec::with_capacity(total);
+    let mut buffer = Vec::new();
+    buffer
+        .try_reserve_exact(total)
+        .map_err(|_| CompressionError::OutOfMemory)?;
     let mut sizes = Vec::with_capacity(samples.len());
     for sample in samples {
         buffer.extend_from_slice(sample);
         sizes.push(sample.len());
     }
-    let mut dictionary = Vec::with_capacity(size);
+    // A dictionary is never larger than its samples: no allocation past what they hold.
+    let mut dictionary = Vec::new();
+    dictionary
+        .try_reserve_exact(size.min(total))
+        .map_err(|_| CompressionError::OutOfMemory)?;
     zstd_safe::train_from_buffer(&mut dictionary, &buffer, &sizes).map_err(|code| {
         CompressionError::TrainingFailed(format!(
             "zstd's trainer refused the samples ({}): {} samples, {total} bytes; give it more \

@@ -89,15 +89,21 @@ fn configure(
 
 /// Attaches a prepared dictionary to a context of the shared pools (whose lifetime is
 /// `'static`).
-fn attach(cctx: &mut CCtx<'static>, cdict: &Arc<CDict<'static>>) -> Result<(), CompressionError> {
-    // SAFETY: zstd keeps a pointer to the CDict in the context, which is why `ref_cdict`
-    // asks for a borrow as long as the context's lifetime. The CDict lives in an `Arc` (its
-    // address never moves) that every caller of `attach` holds until it has reset the context
-    // with `ResetDirective::SessionAndParameters` (which drops zstd's pointer) or dropped the
-    // context: the one-shot path resets right after compressing, and `ZstdEncoder` keeps the
-    // `Arc` in a field and resets or drops the context in its `Drop`. Neither a reset nor
-    // freeing a context reads a referenced CDict, so a context left attached by an unwinding
-    // panic is still only reset (before its next use) or freed.
+///
+/// # Safety
+///
+/// zstd keeps a pointer to the CDict in the context, which is why `ref_cdict` asks for a
+/// borrow as long as the context's lifetime. The caller must keep `cdict`'s `Arc` alive until
+/// it has reset the context with `ResetDirective::SessionAndParameters` (which drops zstd's
+/// pointer, and waits for worker threads) or freed the context. Neither a reset nor freeing a
+/// context reads a referenced CDict, so a context left attached by an unwinding panic is only
+/// ever reset (before its next use) or freed.
+unsafe fn attach(
+    cctx: &mut CCtx<'static>,
+    cdict: &Arc<CDict<'static>>,
+) -> Result<(), CompressionError> {
+    // SAFETY: the `Arc` keeps the CDict at a stable address for as long as the caller keeps
+    // it, which the caller promises outlasts zstd's pointer (see above).
     let cdict: &'static CDict<'static> = unsafe { &*Arc::as_ptr(cdict) };
     cctx.ref_cdict(cdict).map(drop).map_err(error)
 }
@@ -153,7 +159,10 @@ fn compress_with(
         .map_err(error)?;
     configure(cctx, level, options)?;
     if let Some(cdict) = cdict {
-        attach(cctx, cdict)?;
+        // SAFETY: `compress_oneshot` holds the `Arc` until it has reset the thread's context
+        // after this call, or freed its own context (declared after the `Arc`, so dropped
+        // first).
+        unsafe { attach(cctx, cdict)? };
     }
     let bound = zstd_safe::compress_bound(data.len());
     let start = sink.written();
@@ -174,13 +183,35 @@ pub(crate) struct ZstdEncoder {
     _cdict: Option<Arc<CDict<'static>>>,
 }
 
+/// A context and the dictionary it may refer to, freed in that order (struct fields drop in
+/// declaration order).
+struct Owned {
+    _cctx: CCtx<'static>,
+    _cdict: Option<Arc<CDict<'static>>>,
+}
+
 impl Drop for ZstdEncoder {
     fn drop(&mut self) {
-        if let Some(mut cctx) = self.cctx.take() {
-            // Resetting drops zstd's pointer to the dictionary before `_cdict` goes.
-            if cctx.reset(ResetDirective::SessionAndParameters).is_ok() && self.pooled {
-                give_back(&CCTX_POOL, cctx);
-            }
+        let Some(mut cctx) = self.cctx.take() else {
+            return;
+        };
+        if !self.pooled {
+            // Abandoning a frame with worker threads finishes its jobs first (zstd-safe drains
+            // them before a reset or a free), which can take seconds; whoever drops the encoder
+            // (the BEAM's garbage collector, on a normal scheduler) must not wait for that.
+            let owned = Owned {
+                _cctx: cctx,
+                _cdict: self._cdict.take(),
+            };
+            // Without a thread the closure, and so `owned`, is dropped here: freed, not leaked.
+            let _ = std::thread::Builder::new()
+                .name("chunker-zstd-free".to_owned())
+                .spawn(move || drop(owned));
+            return;
+        }
+        // Resetting drops zstd's pointer to the dictionary before `_cdict` goes.
+        if cctx.reset(ResetDirective::SessionAndParameters).is_ok() {
+            give_back(&CCTX_POOL, cctx);
         }
     }
 }
@@ -210,7 +241,9 @@ impl ZstdEncoder {
         let cctx = encoder.cctx.as_mut().ok_or(CompressionError::Finished)?;
         configure(cctx, level, options)?;
         if let Some(cdict) = &encoder._cdict {
-            attach(cctx, cdict)?;
+            // SAFETY: the encoder keeps the `Arc` in `_cdict` and resets or frees the context
+            // in its `Drop` before the field goes.
+            unsafe { attach(cctx, cdict)? };
         }
         if size.is_some() {
             cctx.set_pledged_src_size(size).map_err(error)?;
@@ -333,8 +366,23 @@ impl ZstdDecoder {
         out: &mut Output<'_>,
     ) -> Result<(usize, bool), CompressionError> {
         let start = (self.consumed + pos as u64).saturating_sub(self.head.len() as u64);
-        if self.head.is_empty() && !could_start_frame(rest) {
-            return Err(CompressionError::TrailingData { offset: start });
+        if self.head.is_empty() {
+            if !could_start_frame(rest) {
+                return Err(CompressionError::TrailingData { offset: start });
+            }
+            // The usual case, the whole header at hand: zstd then gets the frame in one piece
+            // (with room for all of it, it decodes straight into the output, no window copy).
+            if is_skippable_magic(rest) {
+                return Ok((0, true));
+            }
+            if let Some(len) = header_len(rest).filter(|&len| len <= rest.len()) {
+                let header = rest.get(..len).unwrap_or_default();
+                self.select(header_dictionary_id(header))?;
+                if let Ok(Some(size)) = zstd_safe::get_frame_content_size(header) {
+                    out.reserve(size)?;
+                }
+                return Ok((0, true));
+            }
         }
         let mut taken = 0;
         let mut top_up = |head: &mut Vec<u8>, to: usize| {
