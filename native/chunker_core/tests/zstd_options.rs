@@ -229,7 +229,10 @@ fn dropping_an_encoder_with_workers_mid_frame_does_not_wait_for_its_jobs() {
     let started = std::time::Instant::now();
     drop(encoder);
     let took = started.elapsed();
-    assert!(took < std::time::Duration::from_millis(500), "drop took {took:?}");
+    assert!(
+        took < std::time::Duration::from_millis(500),
+        "drop took {took:?}"
+    );
 }
 
 #[test]
