@@ -270,8 +270,20 @@ defmodule Chunker.HostileTest do
         {:ok, closed_file, _size} = Native.file_open(Path.expand("../../mix.exs", __DIR__))
         Native.file_close(closed_file)
 
+        samples = for i <- 1..50, do: "sample #{i} " <> String.duplicate("xyz", rem(i, 9) + 2)
+        dictionary = Chunker.Compression.train_dictionary!(samples, size: 1_024).resource
+
+        # Improper lists whose heads are valid (rustler's own list decoder panics on them).
+        improper = [
+          [{hasher, "x", 0} | :b],
+          [{encoder, "x", 0} | :b],
+          [{decoder, "x", 0} | :b],
+          [dictionary | :b],
+          {dictionary, 2, true}
+        ]
+
         [stream, finished, closed, hasher, done_hasher, encoder, lz4, decoder, parser, dump] ++
-          [file, closed_file]
+          [file, closed_file, dictionary | improper]
       end)
       |> Task.await()
 

@@ -26,6 +26,7 @@ use crate::error::NativeError;
 use crate::exclusive::with_state;
 use crate::pace::{twin_nifs, Pace, Steps, Work};
 use crate::stats::{CallTimer, Live, ResourceKind, Scheduler, STATS};
+use crate::terms::proper_list;
 
 /// Smallest step of a codec.
 const STEP_FLOOR: usize = 16 * 1024;
@@ -496,10 +497,8 @@ fn slices<'e, R>(
 /// frame) or the deadline passes (`{:cont, next_from}`), all in parallel on rayon's pool, or
 /// `{:error, {...}}`. Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn encoders_step<'a>(
-    env: Env<'a>,
-    entries: Vec<(ResourceArc<EncoderResource>, Binary<'a>, usize)>,
-) -> NifResult<Term<'a>> {
+fn encoders_step<'a>(env: Env<'a>, entries: Term<'a>) -> NifResult<Term<'a>> {
+    let entries: Vec<(ResourceArc<EncoderResource>, Binary<'a>, usize)> = proper_list(entries)?;
     let pace = Pace::dirty();
     let work = slices(&entries)?;
     let advanced: Vec<Advanced> = chunker_core::parallel::map(&work, |(resource, input, from)| {
@@ -525,10 +524,8 @@ fn encoders_step<'a>(
 /// it) or the deadline passes (`{:cont, next_from}`), all in parallel, or `{:error, {...}}`.
 /// Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn decoders_step<'a>(
-    env: Env<'a>,
-    entries: Vec<(ResourceArc<DecoderResource>, Binary<'a>, usize)>,
-) -> NifResult<Term<'a>> {
+fn decoders_step<'a>(env: Env<'a>, entries: Term<'a>) -> NifResult<Term<'a>> {
+    let entries: Vec<(ResourceArc<DecoderResource>, Binary<'a>, usize)> = proper_list(entries)?;
     let pace = Pace::dirty();
     let work = slices(&entries)?;
     let advanced: Vec<Advanced> = chunker_core::parallel::map(&work, |(resource, input, from)| {

@@ -26,6 +26,7 @@ use crate::error::{compression_option, invalid_option, NativeError};
 use crate::lists;
 use crate::pace::{twin_nifs, Pace, Work};
 use crate::stats::STATS;
+use crate::terms::proper_list;
 
 pub fn decode_format(atom: Atom) -> NifResult<Format> {
     Format::ALL
@@ -75,7 +76,7 @@ pub fn decode_zstd_options(term: Term<'_>) -> NifResult<ZstdOptions> {
 
 /// A list of dictionary resources.
 pub fn decode_dictionaries(term: Term<'_>) -> NifResult<Vec<Arc<Dictionary>>> {
-    let resources: Vec<ResourceArc<DictionaryResource>> = term.decode()?;
+    let resources: Vec<ResourceArc<DictionaryResource>> = proper_list(term)?;
     Ok(resources
         .iter()
         .map(|resource| Arc::clone(&resource.dictionary))

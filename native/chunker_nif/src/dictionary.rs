@@ -12,6 +12,7 @@ use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, Res
 use crate::atoms;
 use crate::compression::decode_level;
 use crate::error::NativeError;
+use crate::terms::proper_list;
 
 pub struct DictionaryResource {
     pub(crate) dictionary: Arc<Dictionary>,
@@ -84,7 +85,7 @@ fn zstd_train<'a>(
     reference: Term<'a>,
 ) -> NifResult<Term<'a>> {
     // Checked here, so that a bad argument is a badarg in the caller, not a message.
-    let _: Vec<Binary> = samples.decode()?;
+    let _: Vec<Binary> = proper_list(samples)?;
     let level = match decode_level(Format::Zstd, level)? {
         Ok(level) => level,
         Err(error) => return Ok(error.term(env)),
@@ -97,7 +98,7 @@ fn zstd_train<'a>(
         .name("chunker-train".to_owned())
         .spawn(move || {
             let trained = owned.run(|env| {
-                let samples: Vec<Binary> = saved_samples.load(env).decode().unwrap_or_default();
+                let samples: Vec<Binary> = proper_list(saved_samples.load(env)).unwrap_or_default();
                 let slices: Vec<&[u8]> = samples.iter().map(Binary::as_slice).collect();
                 catch_unwind(AssertUnwindSafe(|| {
                     train_dictionary(&slices, size).and_then(|bytes| load(&bytes, level))

@@ -13,6 +13,7 @@ use crate::exclusive::with_state;
 use crate::lists;
 use crate::pace::{twin_nifs, Pace, Pacing, Steps, Work};
 use crate::stats::{Live, ResourceKind, STATS};
+use crate::terms::proper_list;
 
 fn decode_algorithm(atom: Atom) -> NifResult<HashAlgorithm> {
     if atom == atoms::blake3() {
@@ -193,10 +194,8 @@ twin_nifs! {
 /// call's deadline passes (`{:cont, next_from}`), all in parallel on rayon's pool, or
 /// `{:error, {...}}` for a hasher in use or finished. Dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn hashers_step<'a>(
-    env: Env<'a>,
-    entries: Vec<(ResourceArc<HasherResource>, Binary<'a>, usize)>,
-) -> NifResult<Term<'a>> {
+fn hashers_step<'a>(env: Env<'a>, entries: Term<'a>) -> NifResult<Term<'a>> {
+    let entries: Vec<(ResourceArc<HasherResource>, Binary<'a>, usize)> = proper_list(entries)?;
     let pace = Pace::dirty();
     let work: Vec<(&HasherResource, &[u8], usize)> = entries
         .iter()

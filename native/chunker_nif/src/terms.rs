@@ -1,7 +1,20 @@
-//! Encoding chunks as `%Chunker.Chunk{}` structs.
+//! Encoding chunks as `%Chunker.Chunk{}` structs, and decoding lists.
 
 use chunker_core::Chunk;
-use rustler::{Binary, Encoder, Env, NewBinary, NifResult, Term};
+use rustler::{Binary, Decoder, Encoder, Env, NewBinary, NifResult, Term};
+
+/// The elements of a proper list, each decoded as `T`; anything else is a `badarg`. (rustler's
+/// own `Vec<T>` decoder panics on an improper list such as `[a | b]`.)
+pub fn proper_list<'a, T: Decoder<'a>>(term: Term<'a>) -> NifResult<Vec<T>> {
+    let mut items = Vec::new();
+    let mut rest = term;
+    while !rest.is_empty_list() {
+        let (head, tail) = rest.list_get_cell()?;
+        items.push(head.decode()?);
+        rest = tail;
+    }
+    Ok(items)
+}
 
 use crate::atoms;
 
