@@ -7,7 +7,8 @@
 //! `ronomon` against `crate`). Each lane gives exactly the lengths repeated [`super::scan`]s
 //! give from the lane's start: the tests in `cut/mod.rs` compare them.
 
-use super::{LaneExit, Scan};
+use super::lane::{Lane, LaneExit, Positions};
+use super::Scan;
 
 /// How one byte-wise algorithm rolls its hash and where a match cuts.
 pub(super) trait Roll {
@@ -69,115 +70,22 @@ impl Roll for Ronomon<'_> {
     }
 }
 
-/// The positions an algorithm tests, from a chunk's first byte.
-#[derive(Clone, Copy)]
-pub(super) struct Positions {
-    /// The strict and relaxed masks.
-    pub(super) masks: (u64, u64),
-    /// The first position tested.
-    pub(super) first: usize,
-    /// Positions from here on are tested with the relaxed mask.
-    pub(super) split: usize,
-    pub(super) max: usize,
-}
-
-/// One chain of chunks: chunks start from `start` while it is below `end`.
-struct Lane {
-    start: usize,
-    end: usize,
-    /// The next position to test, counted from `start`.
-    index: usize,
-    split: usize,
-    /// Positions present and below max_size end here.
-    limit: usize,
-    hash: u64,
-    lengths: Vec<usize>,
-    exit: Option<LaneExit>,
-}
-
-impl Lane {
-    fn new(start: usize, end: usize, capacity: usize) -> Self {
-        Self {
-            start,
-            end,
-            index: 0,
-            split: 0,
-            limit: 0,
-            hash: 0,
-            lengths: Vec::with_capacity(capacity),
-            exit: None,
-        }
-    }
-
-    /// Sets the lane up for the chunk at `start`, after pushing the chunks that need no scan;
-    /// or ends it.
-    fn begin(&mut self, data_len: usize, at: Positions) {
-        loop {
-            if self.start >= self.end {
-                self.exit = Some(LaneExit::At(self.start));
-                return;
-            }
-            let len = data_len.saturating_sub(self.start);
-            let limit = len.min(at.max);
-            if at.first < limit {
-                self.index = at.first;
-                self.split = at.split.clamp(at.first, limit);
-                self.limit = limit;
-                self.hash = 0;
-                return;
-            }
-            if !self.no_cut_before_limit(len, at.max) {
-                return;
-            }
-        }
-    }
-
-    /// Every position of the chunk failed: it is max_size long if the data reach that far
-    /// (pushed, and the lane goes on), else it is open at the end of the data (the lane ends).
-    fn no_cut_before_limit(&mut self, len: usize, max: usize) -> bool {
-        if len >= max {
-            self.lengths.push(max);
-            self.start += max;
-            true
-        } else {
-            self.exit = Some(LaneExit::Open(self.start));
-            false
-        }
-    }
-
-    /// The mask of the lane's next position and where it stops applying.
-    #[inline]
-    fn phase(&self, (strict, relaxed): (u64, u64)) -> (u64, usize) {
-        if self.index < self.split {
-            (strict, self.split)
-        } else {
-            (relaxed, self.limit)
-        }
-    }
-}
-
 /// The chunks of two independent chains over `data`, found in one loop; lane `i` gives the
 /// chunk lengths from `lanes[i].0` while the next start is below `lanes[i].1`. When one lane
 /// ends, the other finishes alone with `scan` (the algorithm's [`super::scan`]).
 pub(super) fn scan_lanes<R: Roll>(
     roll: &R,
+    masks: (u64, u64),
     at: Positions,
     scan: impl Fn(&mut Scan, &[u8], usize) -> Option<usize>,
     data: &[u8],
     lanes: [(usize, usize); 2],
 ) -> [(Vec<usize>, LaneExit); 2] {
-    let avg = at.split.max(1);
-    let capacity =
-        |(start, end): (usize, usize)| end.min(data.len()).saturating_sub(start) / avg + 2;
-    let [(a_start, a_end), (b_start, b_end)] = lanes;
-    let mut a = Lane::new(a_start, a_end, capacity(lanes[0]));
-    let mut b = Lane::new(b_start, b_end, capacity(lanes[1]));
-    a.begin(data.len(), at);
-    b.begin(data.len(), at);
+    let [mut a, mut b] = lanes.map(|lane| Lane::new(lane, data.len(), at));
 
     while a.exit.is_none() && b.exit.is_none() {
-        let (a_mask, a_phase_end) = a.phase(at.masks);
-        let (b_mask, b_phase_end) = b.phase(at.masks);
+        let (a_mask, a_phase_end) = a.phase(masks.0, masks.1);
+        let (b_mask, b_phase_end) = b.phase(masks.0, masks.1);
         // Both lanes have a position left in their phase, so `n >= 1`.
         let n = (a_phase_end - a.index).min(b_phase_end - b.index);
         let (Some(xs), Some(ys)) = (
@@ -221,45 +129,18 @@ pub(super) fn scan_lanes<R: Roll>(
             }
         }
         for (lane, cut, hash) in [(&mut a, a_cut, ha), (&mut b, b_cut, hb)] {
-            if let Some(byte) = cut {
+            match cut {
                 // The match is at position `index + steps - 2 + byte` (or `index` for a
                 // single step).
-                let position = lane.index + steps - steps.min(2) + byte;
-                let length = position + R::CUT_AFTER;
-                lane.lengths.push(length);
-                lane.start += length;
-                lane.begin(data.len(), at);
-            } else {
-                lane.index += steps;
-                lane.hash = hash;
-                if lane.index >= lane.limit {
-                    let len = data.len().saturating_sub(lane.start);
-                    if lane.no_cut_before_limit(len, at.max) {
-                        lane.begin(data.len(), at);
-                    }
+                Some(byte) => {
+                    let position = lane.index + steps - steps.min(2) + byte;
+                    lane.cut(position + R::CUT_AFTER, data.len(), at);
                 }
+                None => lane.advance(steps, hash, data.len(), at),
             }
         }
     }
 
     // One lane is done: the other goes on alone, from where it is.
-    [a, b].map(|mut lane| {
-        while lane.exit.is_none() {
-            let mut state = Scan {
-                index: lane.index,
-                hash: lane.hash,
-            };
-            let rest = data.get(lane.start + lane.index..).unwrap_or_default();
-            match scan(&mut state, rest, lane.index) {
-                Some(length) => {
-                    lane.lengths.push(length);
-                    lane.start += length;
-                    lane.begin(data.len(), at);
-                }
-                None => lane.exit = Some(LaneExit::Open(lane.start)),
-            }
-        }
-        let exit = lane.exit.unwrap_or(LaneExit::At(lane.start));
-        (lane.lengths, exit)
-    })
+    [a, b].map(|lane| lane.finish(data, at, &scan))
 }

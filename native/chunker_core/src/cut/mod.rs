@@ -18,12 +18,13 @@
 
 mod byte_lanes;
 mod engine;
+mod lane;
 mod ronomon;
 mod v2016;
 mod v2020;
 
 pub use engine::{cut_engine, cut_engine_warning, CutEngine};
-pub(crate) use v2020::LaneExit;
+pub(crate) use lane::LaneExit;
 
 use std::sync::Arc;
 
@@ -208,17 +209,19 @@ pub(crate) fn scan_lanes(
         (CutEngine::Interleaved, Cutter::V2016 { mask_s, mask_l }) => {
             let (gear, _) = v2020::default_tables();
             let masks = (*mask_s, *mask_l);
-            let positions = byte_lanes::Positions {
-                masks,
+            let positions = lane::Positions {
+                unit: 1,
                 first: config.min_size(),
                 split: sizes.avg,
                 max: sizes.max,
+                avg: sizes.avg,
             };
             let scan = |state: &mut Scan, bytes: &[u8], at: usize| {
                 v2016::scan(masks, sizes, state, bytes, at)
             };
             Some(byte_lanes::scan_lanes(
                 &byte_lanes::Gear(gear),
+                masks,
                 positions,
                 scan,
                 data,
@@ -234,17 +237,19 @@ pub(crate) fn scan_lanes(
             },
         ) => {
             let masks = (*mask_s, *mask_l);
-            let positions = byte_lanes::Positions {
-                masks: (u64::from(*mask_s), u64::from(*mask_l)),
+            let positions = lane::Positions {
+                unit: 1,
                 first: config.min_size(),
                 split: *center,
                 max: sizes.max,
+                avg: sizes.avg,
             };
             let scan = |state: &mut Scan, bytes: &[u8], at: usize| {
                 ronomon::scan(masks, *center, sizes.max, state, bytes, at)
             };
             Some(byte_lanes::scan_lanes(
                 &byte_lanes::Ronomon(&ronomon::TABLE),
+                (u64::from(*mask_s), u64::from(*mask_l)),
                 positions,
                 scan,
                 data,

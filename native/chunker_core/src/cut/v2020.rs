@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use fastcdc::v2020;
 
+use super::lane::{Lane, LaneExit, Positions};
 use super::{GearTables, Scan, Sizes};
 use crate::config::Normalization;
 
@@ -98,100 +99,6 @@ pub(super) fn scan(
     (at + bytes.len() >= sizes.max && state.index >= half_max).then_some(sizes.max)
 }
 
-/// One chain of chunks in [`scan_lanes`]: chunks start from `start` while it is below `end`
-/// (a chunk may run on past `end`, to the end of the data).
-struct Lane {
-    /// The current chunk's first byte.
-    start: usize,
-    end: usize,
-    /// The next candidate pair, counted from `start`.
-    pair: usize,
-    /// Pairs from here on are tested with the relaxed masks.
-    split: usize,
-    /// Pairs present and below max_size end here.
-    limit: usize,
-    hash: u64,
-    lengths: Vec<usize>,
-    exit: Option<LaneExit>,
-}
-
-impl Lane {
-    fn new(start: usize, end: usize, capacity: usize) -> Self {
-        Self {
-            start,
-            end,
-            pair: 0,
-            split: 0,
-            limit: 0,
-            hash: 0,
-            lengths: Vec::with_capacity(capacity),
-            exit: None,
-        }
-    }
-
-    /// Sets the lane up for the chunk at `start`, after pushing the chunks that need no scan
-    /// (max_size chunks when no pair can be a candidate); or ends it.
-    fn begin(&mut self, data_len: usize, sizes: Sizes, first: usize) {
-        loop {
-            if self.start >= self.end {
-                self.exit = Some(LaneExit::At(self.start));
-                return;
-            }
-            let len = data_len - self.start;
-            let limit = (len / 2).min(sizes.max / 2);
-            if first < limit {
-                self.pair = first;
-                self.split = (sizes.avg / 2).clamp(first, limit);
-                self.limit = limit;
-                self.hash = 0;
-                return;
-            }
-            if !self.no_cut_before_limit(len, sizes) {
-                return;
-            }
-        }
-    }
-
-    /// Every candidate of the chunk failed: it is max_size long if the data reach that far
-    /// (pushed, and the lane moves on), else it is open at the end of the data (the lane ends).
-    /// Returns whether the lane goes on.
-    fn no_cut_before_limit(&mut self, len: usize, sizes: Sizes) -> bool {
-        if len >= sizes.max {
-            self.lengths.push(sizes.max);
-            self.start += sizes.max;
-            true
-        } else {
-            self.exit = Some(LaneExit::Open(self.start));
-            false
-        }
-    }
-
-    fn cut(&mut self, length: usize, data_len: usize, sizes: Sizes, first: usize) {
-        self.lengths.push(length);
-        self.start += length;
-        self.begin(data_len, sizes, first);
-    }
-
-    /// The masks of the lane's current pair and where they stop applying.
-    #[inline]
-    fn phase(&self, strict: (u64, u64), relaxed: (u64, u64)) -> (u64, u64, usize) {
-        if self.pair < self.split {
-            (strict.0, strict.1, self.split)
-        } else {
-            (relaxed.0, relaxed.1, self.limit)
-        }
-    }
-}
-
-/// Where a lane of [`scan_lanes`] stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LaneExit {
-    /// The first chunk start at or after the lane's end.
-    At(usize),
-    /// The chunk starting here runs past the end of the data.
-    Open(usize),
-}
-
 /// The chunks of two independent chains over `data`, found in one loop: each step advances
 /// both chains' hashes by a pair of bytes. Each gear hash is a chain of dependent operations
 /// (shift, load, add, test) that leaves most of a core's execution units idle; two chains in
@@ -208,23 +115,23 @@ pub(super) fn scan_lanes(
     let (gear, gear_ls) = tables;
     let strict = (mask_s << 1, mask_s);
     let relaxed = (mask_l << 1, mask_l);
-    let first = min_size / 2;
-    let capacity =
-        |(start, end): (usize, usize)| end.min(data.len()).saturating_sub(start) / sizes.avg + 2;
-    let [(a_start, a_end), (b_start, b_end)] = lanes;
-    let mut a = Lane::new(a_start, a_end, capacity(lanes[0]));
-    let mut b = Lane::new(b_start, b_end, capacity(lanes[1]));
-    a.begin(data.len(), sizes, first);
-    b.begin(data.len(), sizes, first);
+    let at = Positions {
+        unit: 2,
+        first: min_size / 2,
+        split: sizes.avg / 2,
+        max: sizes.max,
+        avg: sizes.avg,
+    };
+    let [mut a, mut b] = lanes.map(|lane| Lane::new(lane, data.len(), at));
 
     while a.exit.is_none() && b.exit.is_none() {
-        let (a0, a1, a_phase_end) = a.phase(strict, relaxed);
-        let (b0, b1, b_phase_end) = b.phase(strict, relaxed);
+        let ((a0, a1), a_phase_end) = a.phase(strict, relaxed);
+        let ((b0, b1), b_phase_end) = b.phase(strict, relaxed);
         // Both lanes have a candidate left in their phase, so `n >= 1`.
-        let n = (a_phase_end - a.pair).min(b_phase_end - b.pair);
+        let n = (a_phase_end - a.index).min(b_phase_end - b.index);
         let (Some(xs), Some(ys)) = (
-            data.get(a.start + 2 * a.pair..a.start + 2 * (a.pair + n)),
-            data.get(b.start + 2 * b.pair..b.start + 2 * (b.pair + n)),
+            data.get(a.start + 2 * a.index..a.start + 2 * (a.index + n)),
+            data.get(b.start + 2 * b.index..b.start + 2 * (b.index + n)),
         ) else {
             break;
         };
@@ -261,44 +168,18 @@ pub(super) fn scan_lanes(
         for (lane, cut, hash) in [(&mut a, a_cut, ha), (&mut b, b_cut, hb)] {
             match cut {
                 Some(byte) => {
-                    let length = 2 * (lane.pair + steps - 1) + byte;
-                    lane.cut(length, data.len(), sizes, first);
+                    let length = 2 * (lane.index + steps - 1) + byte;
+                    lane.cut(length, data.len(), at);
                 }
-                None => {
-                    lane.pair += steps;
-                    lane.hash = hash;
-                    if lane.pair >= lane.limit {
-                        let len = data.len() - lane.start;
-                        if lane.no_cut_before_limit(len, sizes) {
-                            lane.begin(data.len(), sizes, first);
-                        }
-                    }
-                }
+                None => lane.advance(steps, hash, data.len(), at),
             }
         }
     }
 
     // One lane is done: the other goes on alone, from where it is.
-    [a, b].map(|mut lane| {
-        while lane.exit.is_none() {
-            let mut state = Scan {
-                index: lane.pair,
-                hash: lane.hash,
-            };
-            let rest = data.get(lane.start + 2 * lane.pair..).unwrap_or_default();
-            match scan(
-                tables,
-                (mask_s, mask_l),
-                sizes,
-                &mut state,
-                rest,
-                2 * lane.pair,
-            ) {
-                Some(length) => lane.cut(length, data.len(), sizes, first),
-                None => lane.exit = Some(LaneExit::Open(lane.start)),
-            }
-        }
-        let exit = lane.exit.unwrap_or(LaneExit::At(lane.start));
-        (lane.lengths, exit)
+    [a, b].map(|lane| {
+        lane.finish(data, at, |state, bytes, offset| {
+            scan(tables, (mask_s, mask_l), sizes, state, bytes, offset)
+        })
     })
 }
