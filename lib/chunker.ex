@@ -366,7 +366,7 @@ defmodule Chunker do
       functions;
     * `errors`: how many errors of each reason were returned or raised;
     * `resources`: native resources alive now (`chunk_streams`, `hashers`, `encoders`,
-      `decoders`, `files`, `nar_dumps`, `nar_parsers`), not reset;
+      `decoders`, `files`, `nar_dumps`, `nar_parsers`, `dictionaries`), not reset;
     * `nif_calls`: for `normal`, `dirty_cpu` and `dirty_io` schedulers, how long NIF calls held
       them, in nanoseconds: `count`, `sum`, `max`, `p50` and `p99` (upper bounds of the
       buckets they fall in: within 19% of the real value, never above `max`) and `buckets`.

@@ -135,17 +135,22 @@ defmodule Chunker.StatsTest do
 
     {pid, ref} =
       spawn_monitor(fn ->
-        _hasher = Native.hasher_new(:blake3)
-        _stream = Chunker.ChunkStream.open!(Chunker.Options.validate!([]))
+        hasher = Native.hasher_new(:blake3)
+        stream = Chunker.ChunkStream.open!(Chunker.Options.validate!([]))
+        samples = for i <- 1..200, do: :binary.copy(<<i, 0, i, 1>>, 64)
+        dictionary = Compression.train_dictionary!(samples, size: 4_096)
 
+        # Used after the wait, so that no collection while waiting frees them.
         receive do
-          :stop -> :ok
+          :stop -> {hasher, stream, dictionary}
         end
       end)
 
     assert eventually(fn ->
              now = live.()
-             now.hashers == start.hashers + 1 and now.chunk_streams == start.chunk_streams + 1
+
+             now.hashers == start.hashers + 1 and now.chunk_streams == start.chunk_streams + 1 and
+               now.dictionaries == start.dictionaries + 1
            end)
 
     send(pid, :stop)

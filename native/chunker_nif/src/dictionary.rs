@@ -12,10 +12,12 @@ use rustler::{Binary, Encoder, Env, LocalPid, NifResult, OwnedEnv, Resource, Res
 use crate::atoms;
 use crate::compression::decode_level;
 use crate::error::NativeError;
+use crate::stats::{Live, ResourceKind};
 use crate::terms::proper_list;
 
 pub struct DictionaryResource {
     pub(crate) dictionary: Arc<Dictionary>,
+    _live: Live,
 }
 
 #[rustler::resource_impl]
@@ -28,6 +30,7 @@ fn loaded<'a>(env: Env<'a>, result: Result<Dictionary, CompressionError>) -> Ter
             let id = dictionary.id();
             let resource = ResourceArc::new(DictionaryResource {
                 dictionary: Arc::new(dictionary),
+                _live: Live::new(ResourceKind::Dictionary),
             });
             (atoms::ok(), resource, id).encode(env)
         }

@@ -48,10 +48,11 @@ pub enum ResourceKind {
     File,
     NarDump,
     NarParser,
+    Dictionary,
 }
 
 impl ResourceKind {
-    const ALL: [ResourceKind; 7] = [
+    const ALL: [ResourceKind; 8] = [
         ResourceKind::ChunkStream,
         ResourceKind::Hasher,
         ResourceKind::Encoder,
@@ -59,6 +60,7 @@ impl ResourceKind {
         ResourceKind::File,
         ResourceKind::NarDump,
         ResourceKind::NarParser,
+        ResourceKind::Dictionary,
     ];
 
     fn name(self) -> &'static str {
@@ -70,6 +72,7 @@ impl ResourceKind {
             ResourceKind::File => "files",
             ResourceKind::NarDump => "nar_dumps",
             ResourceKind::NarParser => "nar_parsers",
+            ResourceKind::Dictionary => "dictionaries",
         }
     }
 }
@@ -340,7 +343,7 @@ pub struct Stats {
     nar_entries_bytes: AtomicU64,
     file_bytes: AtomicU64,
     errors: Errors,
-    live: [AtomicU64; 7],
+    live: [AtomicU64; ResourceKind::ALL.len()],
     calls: [Histogram<DURATION_BUCKETS>; 3],
 }
 
@@ -377,7 +380,7 @@ impl Stats {
             nar_entries_bytes: AtomicU64::new(0),
             file_bytes: AtomicU64::new(0),
             errors: Errors::new(),
-            live: [const { AtomicU64::new(0) }; 7],
+            live: [const { AtomicU64::new(0) }; ResourceKind::ALL.len()],
             calls: [const { Histogram::new() }; 3],
         }
     }
