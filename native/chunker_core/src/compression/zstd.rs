@@ -376,11 +376,7 @@ impl ZstdDecoder {
                 return Ok((0, true));
             }
             if let Some(len) = header_len(rest).filter(|&len| len <= rest.len()) {
-                let header = rest.get(..len).unwrap_or_default();
-                self.select(header_dictionary_id(header))?;
-                if let Ok(Some(size)) = zstd_safe::get_frame_content_size(header) {
-                    out.reserve(size)?;
-                }
+                self.prepare_frame(rest.get(..len).unwrap_or_default(), out)?;
                 return Ok((0, true));
             }
         }
@@ -403,14 +399,13 @@ impl ZstdDecoder {
             if !top_up(&mut self.head, len) {
                 return Ok((taken, false));
             }
-            self.select(header_dictionary_id(&self.head))?;
-            if let Ok(Some(size)) = zstd_safe::get_frame_content_size(&self.head) {
-                out.reserve(size)?;
-            }
         }
         // A header (or a skippable frame's first bytes) produces no output: zstd takes it
         // all into its own buffer.
         let head = std::mem::take(&mut self.head);
+        if !skippable {
+            self.prepare_frame(&head, out)?;
+        }
         let dctx = self.dctx.as_mut().ok_or(CompressionError::Finished)?;
         let mut inb = InBuffer::around(&head);
         let mut nothing = [0u8; 0];
@@ -425,6 +420,20 @@ impl ZstdDecoder {
             }
         }
         Ok((taken, true))
+    }
+
+    /// Gets ready for the frame whose whole header is `header`: the dictionary it names
+    /// attached, and room reserved for the content size it records, if it does.
+    fn prepare_frame(
+        &mut self,
+        header: &[u8],
+        out: &mut Output<'_>,
+    ) -> Result<(), CompressionError> {
+        self.select(header_dictionary_id(header))?;
+        if let Ok(Some(size)) = zstd_safe::get_frame_content_size(header) {
+            out.reserve(size)?;
+        }
+        Ok(())
     }
 
     /// Attaches the dictionary with `id` (none for 0) to the context for the next frame.
