@@ -8,6 +8,8 @@ use chunker_core::compression::{
 use chunker_testdata::text_bytes as sample;
 use proptest::prelude::*;
 
+mod decoding;
+
 /// Streams `data` through an encoder in pieces of `piece` bytes.
 fn encode_in_pieces(data: &[u8], format: Format, piece: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -29,25 +31,11 @@ fn decode_in_pieces(
     budget: usize,
     limit: u64,
 ) -> Result<Vec<u8>, CompressionError> {
-    let mut out = Vec::new();
-    let mut sink = VecSink::new(&mut out);
-    let mut decoder = match format {
+    let decoder = match format {
         Some(format) => Decoder::new(format, limit),
         None => Decoder::detecting(limit),
     };
-    for p in packed.chunks(piece.max(1)) {
-        let mut rest = p;
-        loop {
-            let step = decoder.decode(rest, &mut sink, budget)?;
-            rest = &rest[step.consumed..];
-            if rest.is_empty() && !step.pending {
-                break;
-            }
-        }
-    }
-    decoder.finish(&mut sink)?;
-    sink.finish();
-    Ok(out)
+    decoding::decode_with(decoder, packed, piece, budget)
 }
 
 #[test]

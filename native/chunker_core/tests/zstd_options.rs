@@ -10,6 +10,8 @@ use chunker_core::compression::{
 };
 use chunker_testdata::{random_bytes, text_bytes};
 
+mod decoding;
+
 /// 4 KiB pieces of text-like data (the kind a dictionary helps with), from seeds.
 fn pieces(seeds: std::ops::Range<u64>) -> Vec<Vec<u8>> {
     seeds.map(|seed| text_bytes(4096, seed)).collect()
@@ -48,22 +50,8 @@ fn decode(
     dictionaries: &[Arc<Dictionary>],
     piece: usize,
 ) -> Result<Vec<u8>, CompressionError> {
-    let mut out = Vec::new();
-    let mut sink = VecSink::new(&mut out);
-    let mut decoder = Decoder::detecting(1 << 30).with_dictionaries(dictionaries.to_vec());
-    for p in packed.chunks(piece.max(1)) {
-        let mut rest = p;
-        loop {
-            let step = decoder.decode(rest, &mut sink, 1 << 16)?;
-            rest = &rest[step.consumed..];
-            if rest.is_empty() && !step.pending {
-                break;
-            }
-        }
-    }
-    decoder.finish(&mut sink)?;
-    sink.finish();
-    Ok(out)
+    let decoder = Decoder::detecting(1 << 30).with_dictionaries(dictionaries.to_vec());
+    decoding::decode_with(decoder, packed, piece, 1 << 16)
 }
 
 #[test]
