@@ -231,20 +231,7 @@ mod filter {
             }
             // Four registers of 4 bytes per lane: register q holds bytes 4q..4q+3 of every
             // segment (lane order 4k + r is segment 4r + k, the same at every step).
-            let (a, b) = (
-                _mm512_unpacklo_epi32(rows[0], rows[1]),
-                _mm512_unpackhi_epi32(rows[0], rows[1]),
-            );
-            let (c, d) = (
-                _mm512_unpacklo_epi32(rows[2], rows[3]),
-                _mm512_unpackhi_epi32(rows[2], rows[3]),
-            );
-            let steps = [
-                _mm512_unpacklo_epi64(a, c),
-                _mm512_unpackhi_epi64(a, c),
-                _mm512_unpacklo_epi64(b, d),
-                _mm512_unpackhi_epi64(b, d),
-            ];
+            let steps = transpose(rows);
             for index in steps {
                 let high = _mm512_movepi8_mask(index);
                 let plane = |p: usize| {
@@ -263,20 +250,7 @@ mod filter {
                     _mm512_unpacklo_epi16(w01h, w23h),
                     _mm512_unpackhi_epi16(w01h, w23h),
                 ];
-                let (r01l, r01h) = (
-                    _mm512_unpacklo_epi32(q[0], q[1]),
-                    _mm512_unpackhi_epi32(q[0], q[1]),
-                );
-                let (r23l, r23h) = (
-                    _mm512_unpacklo_epi32(q[2], q[3]),
-                    _mm512_unpackhi_epi32(q[2], q[3]),
-                );
-                let values = [
-                    _mm512_unpacklo_epi64(r01l, r23l),
-                    _mm512_unpackhi_epi64(r01l, r23l),
-                    _mm512_unpacklo_epi64(r01h, r23h),
-                    _mm512_unpackhi_epi64(r01h, r23h),
-                ];
+                let values = transpose(q);
                 let mut hits = [0u16; 4];
                 for (value, hit) in values.iter().zip(hits.iter_mut()) {
                     hash = _mm512_add_epi32(_mm512_add_epi32(hash, hash), *value);
@@ -291,5 +265,19 @@ mod filter {
             }
         }
         count
+    }
+
+    /// Transposes, in each 128-bit lane, the 4x4 grid of 32-bit values the four registers
+    /// make: value j of register i goes to value i of register j.
+    #[target_feature(enable = "avx512f")]
+    fn transpose([r0, r1, r2, r3]: [__m512i; 4]) -> [__m512i; 4] {
+        let (a, b) = (_mm512_unpacklo_epi32(r0, r1), _mm512_unpackhi_epi32(r0, r1));
+        let (c, d) = (_mm512_unpacklo_epi32(r2, r3), _mm512_unpackhi_epi32(r2, r3));
+        [
+            _mm512_unpacklo_epi64(a, c),
+            _mm512_unpackhi_epi64(a, c),
+            _mm512_unpacklo_epi64(b, d),
+            _mm512_unpackhi_epi64(b, d),
+        ]
     }
 }
