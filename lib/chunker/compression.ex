@@ -57,8 +57,8 @@ defmodule Chunker.Compression do
       given for is `:dictionary_required` (no `dictionaries:`) or `:unknown_dictionary` (not
       among them), with its id in `details.id`. Frames are what `zstd -D dict` writes and
       reads (frames written with `--no-dictID` record no id: they cannot be matched to their
-      dictionary, and fail as `:corrupt`). Whether a dictionary pays depends on the data and the chunk size: measure it
-      (`mix run bench/dictionary.exs` on your data).
+      dictionary, and fail as `:corrupt`). Whether a dictionary pays depends on the data and
+      the chunk size: measure it (`mix run bench/dictionary.exs` on your data).
     * `workers:` zstd's own threads compressing one large input's jobs at once (`zstd -T`);
       0, the default, compresses on the calling scheduler's thread. For large single inputs
       (a NAR, a backup stream), not for many small ones (`compress_many/3` already spreads
