@@ -19,9 +19,10 @@ defmodule Chunker.LatencyTest do
   # The target is 3 ms between wake-ups (2 ms late). On the 2-core reference machine the
   # OS itself, running 2 normal schedulers, dirty schedulers and the pool's threads on 2
   # cores, sometimes deschedules the probe for a few ms (seen up to ~12 ms in the
-  # scheduling tests), so the assertion allows that and the figure is reported; a late run is
-  # measured again, as in the scheduling tests: a NIF that holds a scheduler is late every
-  # time, the OS only now and then.
+  # scheduling tests, once 24 ms), so the assertion allows that and the figure is reported: a
+  # run fails on two gaps over the limit (a NIF that holds a scheduler, or one dirty call per
+  # 64 MiB, makes one on every call), and a late run is measured again, as in the scheduling
+  # tests: such a NIF is late every time, the OS only now and then.
   @max_gap_ms 20
 
   test "a 1 ms sleeper keeps waking up while 4 processes chunk, hash and compress 256 MiB" do
@@ -64,11 +65,13 @@ defmodule Chunker.LatencyTest do
         "(idle VM: #{idle.wakeups} wake-ups, p99 #{ms(idle.p99)} ms, max #{ms(idle.max)} ms)"
     )
 
-    if loaded.max >= @max_gap_ms * 1000 and attempt == 1 do
-      IO.puts("[load] late; measuring again")
+    late = Probe.gaps_over(loaded, @max_gap_ms * 1000)
+
+    if late >= 2 and attempt == 1 do
+      IO.puts("[load] #{late} gaps of #{@max_gap_ms} ms or more; measuring again")
       assert_on_time(workers, 2)
     else
-      assert loaded.max < @max_gap_ms * 1000
+      assert late < 2, "#{late} gaps of #{@max_gap_ms} ms or more, twice"
     end
   end
 

@@ -7,7 +7,10 @@ defmodule Chunker.Probe do
   @doc "Starts the probe."
   def start, do: Task.async(fn -> loop(System.monotonic_time(:microsecond), []) end)
 
-  @doc "Stops it: %{wakeups, p99, max, lateness} (microseconds; lateness is max less 1 ms)."
+  @doc """
+  Stops it: %{wakeups, p99, max, lateness, gaps} (microseconds; lateness is max less 1 ms,
+  gaps all of them, longest first).
+  """
   def stop(probe) do
     send(probe.pid, :stop)
     sorted = probe |> Task.await() |> Enum.sort()
@@ -18,9 +21,13 @@ defmodule Chunker.Probe do
       wakeups: count,
       p99: Enum.at(sorted, min(count - 1, div(count * 99, 100))) || 0,
       max: max,
-      lateness: max(max - 1_000, 0)
+      lateness: max(max - 1_000, 0),
+      gaps: Enum.reverse(sorted)
     }
   end
+
+  @doc "How many of the probe's wake-ups came `us` microseconds or more after the last."
+  def gaps_over(%{gaps: gaps}, us), do: gaps |> Enum.take_while(&(&1 >= us)) |> length()
 
   defp loop(last, gaps) do
     receive do
