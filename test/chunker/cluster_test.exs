@@ -5,6 +5,10 @@ defmodule Chunker.ClusterTest do
 
   alias Chunker.{Cluster, Compression, Peers}
 
+  # Some tests boot peers of their own, each allowed Peers.start!/1's minute on a loaded
+  # machine: more than ExUnit's default of a minute per test.
+  @moduletag timeout: 300_000
+
   doctest Chunker.Cluster
 
   setup_all do
