@@ -94,8 +94,10 @@ defmodule Chunker.BatchTest do
     assert length(digests) + length(rest) == 50_000
     assert digests == Enum.take(expected, length(digests))
 
-    assert {:cont, [_ | _], _rest} =
+    assert {:cont, chunked, unchunked} =
              Native.chunk_list(items, {:v2020, nil, nil, 64, 256, 1_024}, :none, true)
+
+    assert length(chunked) + length(unchunked) == 50_000
 
     assert {:done, tail} =
              Native.hash_list_dirty(rest, :sha256)

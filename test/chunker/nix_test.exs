@@ -43,8 +43,14 @@ defmodule Chunker.NixTest do
       assert {:cont, nil, nil} = Chunker.Native.base32_encode(bytes)
       assert {:done, ^encoded} = Chunker.Native.base32_encode_dirty(bytes)
       assert Base32.decode!(encoded) == bytes
+      # A small input: done by the normal call itself, unless its learned pace (or the OS
+      # preempting it) made it leave even that to the dirty twin.
       small = binary_part(bytes, 0, 32)
-      assert {:done, Base32.encode(small)} == Chunker.Native.base32_encode(small)
+
+      assert {:ok, Base32.encode(small)} ==
+               Chunker.Native.Run.value(Chunker.Native.base32_encode(small), fn ->
+                 Chunker.Native.base32_encode_dirty(small)
+               end)
     end
 
     test "rejects what Nix rejects: foreign characters, bad lengths, overflow bits" do
