@@ -20,9 +20,9 @@ defmodule Chunker.LatencyTest do
   # OS itself, running 2 normal schedulers, dirty schedulers and the pool's threads on 2
   # cores, sometimes deschedules the probe for a few ms (seen up to ~12 ms in the
   # scheduling tests, once 24 ms), so the assertion allows that and the figure is reported: a
-  # run fails on two gaps over the limit (a NIF that holds a scheduler, or one dirty call per
-  # 64 MiB, makes one on every call), and a late run is measured again, as in the scheduling
-  # tests: such a NIF is late every time, the OS only now and then.
+  # run fails on two gaps over the limit, or one of twice it (a NIF that holds a scheduler, or
+  # one dirty call per 64 MiB, makes one on every call), and a late run is measured again, as
+  # in the scheduling tests: such a NIF is late every time, the OS only now and then.
   @max_gap_ms 20
 
   test "a 1 ms sleeper keeps waking up while 4 processes chunk, hash and compress 256 MiB" do
@@ -66,12 +66,14 @@ defmodule Chunker.LatencyTest do
     )
 
     late = Probe.gaps_over(loaded, @max_gap_ms * 1000)
+    late? = late >= 2 or loaded.max >= 2 * @max_gap_ms * 1000
 
-    if late >= 2 and attempt == 1 do
+    if late? and attempt == 1 do
       IO.puts("[load] #{late} gaps of #{@max_gap_ms} ms or more; measuring again")
       assert_on_time(workers, 2)
     else
-      assert late < 2, "#{late} gaps of #{@max_gap_ms} ms or more, twice"
+      refute late?,
+             "#{late} gaps of #{@max_gap_ms} ms or more, the longest #{ms(loaded.max)} ms, twice"
     end
   end
 

@@ -129,8 +129,9 @@ defmodule Chunker.SchedulingTest do
   # schedules: a scheduler thread preempted by the OS shows one (seen on 2026-12-03, 11-12 ms,
   # in the code before and after the observability issue alike, once inside a test's own list
   # comprehension). The OS does it once in a while, a NIF that holds a scheduler on every call:
-  # a run fails on two long schedules, or one of twice the limit, or on two late wake-ups;
-  # and only a second failing run fails the test.
+  # a run fails on two long schedules or two late wake-ups, or one of either at twice the
+  # limit (a worker of a single call that holds its scheduler); and only a second failing run
+  # fails the test.
   defp assert_responsive(workers, opts \\ [], attempt \\ 1) do
     :erlang.system_monitor(self(), [{:long_schedule, @long_schedule_ms}])
     started = System.monotonic_time(:millisecond)
@@ -151,7 +152,8 @@ defmodule Chunker.SchedulingTest do
 
     late? =
       Keyword.get(opts, :probe, true) and
-        Chunker.Probe.gaps_over(probed, (@max_lateness_ms + 1) * 1000) >= 2
+        (Chunker.Probe.gaps_over(probed, (@max_lateness_ms + 1) * 1000) >= 2 or
+           probed.lateness >= 2 * @max_lateness_ms * 1000)
 
     cond do
       not held? and not late? ->
