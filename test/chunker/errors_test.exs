@@ -127,8 +127,9 @@ defmodule Chunker.ErrorsTest do
       path = Path.join(dir, "big.bin")
       data = :binary.copy(TestData.random_bytes(1_048_576, 11), 40)
       File.write!(path, data)
-      # An hour old: a rewrite in place is seen by its times, which a coarse file-time clock
-      # (a tick of 1-10 ms on older kernels) could otherwise give both writes.
+      # An hour old: a rewrite in place is seen by the file's times, and file times come from
+      # the kernel's coarse clock (a tick of 1-10 ms), which could otherwise give this write
+      # and the rewrite the same mtime. (Only mtime can be set back, and it is enough.)
       File.touch!(path, System.os_time(:second) - 3_600)
       %{path: path, data: data}
     end
