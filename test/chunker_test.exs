@@ -243,46 +243,26 @@ defmodule ChunkerTest do
           false
         )
 
-      # A normal call may leave even a few bytes to its dirty twin (its pace is learned, and
-      # the OS may preempt it): each is followed as the API does, and the dirty twins, which
-      # always do the work, give the exact replies.
-      feed = fn binary ->
-        Run.outputs(Chunker.Native.stream_feed(ref, binary, 0), fn at ->
-          Chunker.Native.stream_feed_dirty(ref, binary, at)
-        end)
-      end
-
-      finish = fn ->
-        Run.outputs(Chunker.Native.stream_finish(ref, nil), fn nil ->
-          Chunker.Native.stream_finish_dirty(ref, nil)
-        end)
-      end
-
-      assert {:ok, fed} = feed.("hello")
+      # The normal calls through feed/3, finish/2 and update/2; the dirty twins, which always
+      # do the work, give the exact replies.
+      assert {:ok, fed} = feed(ref, "hello", 0)
       assert Enum.concat(fed) == []
-      assert {:ok, chunks} = finish.()
+      assert {:ok, chunks} = finish(ref, nil)
       assert [%Chunk{length: 5, data: "hello"}] = Enum.concat(chunks)
       finished = {:error, {:stream_finished, "the stream is already finished or closed", %{}}}
-      assert {:error, %Chunker.Error{reason: :stream_finished}} = feed.("more")
-      assert {:error, %Chunker.Error{reason: :stream_finished}} = finish.()
+      assert {:error, %Chunker.Error{reason: :stream_finished}} = feed(ref, "more", 0)
+      assert {:error, %Chunker.Error{reason: :stream_finished}} = finish(ref, nil)
       assert Chunker.Native.stream_feed_dirty(ref, "more", 0) == finished
       assert Chunker.Native.stream_finish_dirty(ref, nil) == finished
       assert :ok = Chunker.Native.stream_close(ref)
       assert Chunker.Native.stream_feed_dirty(ref, "more", 0) == finished
 
       hasher = Chunker.Native.hasher_new(:blake3)
-
-      update = fn binary ->
-        Run.outputs(Chunker.Native.hasher_update(hasher, binary, 0), fn at ->
-          Chunker.Native.hasher_update_dirty(hasher, binary, at)
-        end)
-      end
-
-      assert {:ok, outputs} = update.("abc")
+      assert {:ok, outputs} = update(hasher, "abc")
       assert Enum.all?(outputs, &is_nil/1)
       assert {:ok, digest} = Chunker.Native.hasher_finish(hasher)
       assert digest == Chunker.Hash.blake3("abc")
-      assert {:error, %Chunker.Error{reason: :stream_finished}} = update.("abc")
+      assert {:error, %Chunker.Error{reason: :stream_finished}} = update(hasher, "abc")
       assert Chunker.Native.hasher_update_dirty(hasher, "abc", 0) == finished
       assert Chunker.Native.hasher_finish(hasher) == finished
     end
@@ -293,20 +273,9 @@ defmodule ChunkerTest do
       {:ok, ref} =
         Chunker.Native.stream_new({:v2020, nil, nil, 64, 256, 1_024}, :none, true, false)
 
-      assert {:ok, fed} =
-               Run.outputs(
-                 Chunker.Native.stream_feed(ref, binary, 10),
-                 &Chunker.Native.stream_feed_dirty(ref, binary, &1)
-               )
-
+      assert {:ok, fed} = feed(ref, binary, 10)
       assert Enum.concat(fed) == []
-
-      assert {:ok, chunks} =
-               Run.outputs(
-                 Chunker.Native.stream_finish(ref, binary),
-                 fn nil -> Chunker.Native.stream_finish_dirty(ref, binary) end
-               )
-
+      assert {:ok, chunks} = finish(ref, binary)
       assert [%Chunk{offset: 0, length: 10, data: "abcdefghij"} = chunk] = Enum.concat(chunks)
 
       # A sub-binary of the binary fed, not a copy.
@@ -337,6 +306,30 @@ defmodule ChunkerTest do
       {:ok, tails} = Run.outputs(finish_dirty.(nil), finish_dirty)
       assert fed ++ Enum.concat(tails) == Chunker.chunk!(data, avg_size: 16_384, hash: :sha256)
     end
+  end
+
+  # A normal call may leave even a few bytes to its dirty twin (its pace is learned, and the OS
+  # may preempt it): these make the normal call and follow it as the API does, giving each
+  # call's output in order, or the error.
+  defp feed(ref, binary, from) do
+    Run.outputs(
+      Chunker.Native.stream_feed(ref, binary, from),
+      &Chunker.Native.stream_feed_dirty(ref, binary, &1)
+    )
+  end
+
+  defp finish(ref, last) do
+    Run.outputs(
+      Chunker.Native.stream_finish(ref, last),
+      fn nil -> Chunker.Native.stream_finish_dirty(ref, last) end
+    )
+  end
+
+  defp update(hasher, binary) do
+    Run.outputs(
+      Chunker.Native.hasher_update(hasher, binary, 0),
+      &Chunker.Native.hasher_update_dirty(hasher, binary, &1)
+    )
   end
 
   test "callable from Erlang" do

@@ -173,9 +173,9 @@ defmodule Chunker.SchedulingTest do
         )
 
       true ->
-        # No process ran long, yet the sleeper was late twice: the machine's own delays (the
-        # OS descheduling the VM) or timers starved by busy schedulers. Only the latter goes
-        # away when the VM is idle, so the idle VM is measured as long, right now.
+        # No process held its scheduler, yet the sleeper was late twice: the machine's own
+        # delays (the OS descheduling the VM) or timers starved by busy schedulers. Only the
+        # latter goes away when the VM is idle, so the idle VM is measured as long, right now.
         lateness_us = probed.lateness
         idle_us = idle_lateness(min(duration_ms, 10_000))
 

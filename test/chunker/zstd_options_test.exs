@@ -285,6 +285,8 @@ defmodule Chunker.ZstdWorkersCleanupTest do
   # Not async: it counts the VM's live resources and OS threads, which other tests change.
   use ExUnit.Case, async: false
 
+  import Chunker.Eventually
+
   alias Chunker.{Compression, LiveResources, TestData}
 
   defp threads, do: "/proc/self/task" |> File.ls!() |> length()
@@ -307,7 +309,7 @@ defmodule Chunker.ZstdWorkersCleanupTest do
     # (At most the counts before: threads and resources of earlier tests may have gone since.)
     settled? = fn -> LiveResources.at_most?(resources) and threads() <= threads end
 
-    assert Enum.any?(1..100, fn _ -> settled?.() or (Process.sleep(50) && false) end),
+    assert eventually(settled?, 500),
            "resources #{inspect(LiveResources.now())} (before: #{inspect(resources)}), " <>
              "threads #{threads()} (before: #{threads})"
   end
